@@ -1,0 +1,138 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// hmacSizes maps each HMAC algorithm to its hash output in bytes, the
+// shortest secret RFC 7518 §3.2 allows for it.
+var hmacSizes = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+var asymmetricAlgs = map[string]bool{
+	"RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "PS384": true, "PS512": true,
+	"ES256": true, "ES384": true, "ES512": true,
+	"EdDSA": true,
+}
+
+// IsHMAC reports whether alg is an HMAC algorithm deputy supports (HS256,
+// HS384, HS512), whose keys are client secrets.
+func IsHMAC(alg string) bool { _, ok := hmacSizes[alg]; return ok }
+
+// IsAsymmetric reports whether alg is an asymmetric algorithm deputy
+// supports, whose keys live in a KeyStore.
+func IsAsymmetric(alg string) bool { return asymmetricAlgs[alg] }
+
+// ErrInvalidClient is wrapped by Client.Validate errors.
+var ErrInvalidClient = errors.New("store: invalid client")
+
+// Validate refuses a client record the engine could not use safely: an
+// empty ID; an unknown algorithm or "none"; an HS* client without an
+// unexpired-or-not secret, or with a secret shorter than the hash output;
+// secrets with empty or duplicate IDs; empty entries in the lists. All
+// problems are reported at once; each wraps ErrInvalidClient.
+func (c *Client) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidClient, c.ID}, a...)...))
+	}
+	if c.ID == "" {
+		bad("empty ID")
+	}
+	if c.Lifetime < 0 {
+		bad("negative lifetime")
+	}
+	switch {
+	case IsHMAC(c.SigningAlg):
+		if len(c.Secrets) == 0 {
+			bad("%s needs at least one secret", c.SigningAlg)
+		}
+	case IsAsymmetric(c.SigningAlg):
+	default:
+		bad("signing algorithm %q not supported", c.SigningAlg)
+	}
+	seen := make(map[string]bool, len(c.Secrets))
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		switch {
+		case s.ID == "":
+			bad("secret %d has no ID", i)
+		case seen[s.ID]:
+			bad("duplicate secret ID %q", s.ID)
+		}
+		seen[s.ID] = true
+		if n := hmacSizes[c.SigningAlg]; len(s.Value) < n {
+			bad("secret %q shorter than %d bytes", s.ID, n)
+		} else if len(s.Value) == 0 {
+			bad("secret %q is empty", s.ID)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"allowed source", c.AllowedSources}, {"grant", c.Grants}, {"scope", c.Scopes}} {
+		if slices.Contains(l.list, "") {
+			bad("empty %s", l.name)
+		}
+	}
+	for name, settings := range c.APITypes {
+		if name == "" {
+			bad("empty api type")
+		}
+		if len(settings) > 0 && !json.Valid(settings) {
+			bad("api type %q: settings are not valid JSON", name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// clone returns a deep copy of c.
+func (c *Client) clone() *Client {
+	out := *c
+	out.Secrets = slices.Clone(c.Secrets)
+	for i := range out.Secrets {
+		out.Secrets[i].Value = slices.Clone(out.Secrets[i].Value)
+	}
+	out.AllowedSources = slices.Clone(c.AllowedSources)
+	out.Grants = slices.Clone(c.Grants)
+	out.Scopes = slices.Clone(c.Scopes)
+	if c.APITypes != nil {
+		out.APITypes = maps.Clone(c.APITypes)
+		for k, v := range out.APITypes {
+			out.APITypes[k] = slices.Clone(v)
+		}
+	}
+	return &out
+}
+
+// ErrInvalidKey is wrapped by ValidateKey errors.
+var ErrInvalidKey = errors.New("store: invalid key")
+
+// ValidateKey refuses a key a KeyStore must not hold: no kid; no alg or one
+// that is not asymmetric; a key whose type contradicts its alg; an invalid
+// key; RSA under 2048 bits or with a public exponent other than 65537.
+// Symmetric keys are refused: HMAC secrets belong to clients.
+func ValidateKey(k *jose.JSONWebKey) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidKey, k.KeyID}, a...)...)
+	}
+	if k.KeyID == "" {
+		return bad("no kid")
+	}
+	if !IsAsymmetric(k.Algorithm) {
+		return bad("algorithm %q is not a supported asymmetric algorithm", k.Algorithm)
+	}
+	if !k.Valid() {
+		return bad("not a valid key")
+	}
+	if err := checkKeyType(k.Key, k.Algorithm); err != nil {
+		return bad("%v", err)
+	}
+	return nil
+}
