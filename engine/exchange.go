@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/deputyauth/deputy/claims"
+	"github.com/deputyauth/deputy/scope"
+	"github.com/deputyauth/deputy/store"
+)
+
+// Exchanger trades a user's token presented by one client for a token meant
+// for another. It is safe for concurrent use; build one with New.
+type Exchanger struct {
+	cfg     Config
+	signers signerCache
+}
+
+// passthrough is Auth0's scope value asking for every scope the source
+// token's claims support (sent by auth0-js renewals).
+const passthrough = "passthrough"
+
+// exchange carries one request through the pipeline.
+type exchange struct {
+	req       *Request
+	now       time.Time
+	requester *store.Client
+	target    *store.Client
+	source    *verified
+	granted   scope.Set
+	jti       string
+	hash      [32]byte
+}
+
+// Exchange decides req and, when every check passes, mints the token. A
+// refusal or failure is an *Error and comes with no Response; no path
+// returns a token after any check failed or errored. A panic in a store or
+// Minter is recovered as server_error.
+func (x *Exchanger) Exchange(ctx context.Context, req *Request) (res *Response, err error) {
+	e := exchange{req: req, now: x.cfg.Now()}
+	var start time.Time
+	if x.cfg.OnExchange != nil {
+		start = time.Now()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, serverError("internal failure", fmt.Errorf("engine: panic: %v", p))
+		}
+		if x.cfg.OnExchange != nil {
+			x.emit(ctx, &e, err, time.Since(start))
+		}
+	}()
+	if req == nil {
+		return nil, invalidRequest("no request", nil)
+	}
+	out, xerr := x.run(ctx, &e)
+	if xerr != nil {
+		return nil, xerr
+	}
+	return out, nil
+}
+
+func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
+	if err := ctx.Err(); err != nil {
+		return nil, serverError("request cancelled", err)
+	}
+	req := e.req
+	switch req.GrantType {
+	case "":
+		return nil, invalidRequest("grant_type is required", nil)
+	case GrantTypeJWTBearer:
+	default:
+		return nil, newError(CodeUnsupportedGrantType, "grant_type not supported", nil)
+	}
+	if err := checkDelegationRequest(req, x.cfg.RefreshTokens != nil); err != nil {
+		return nil, err
+	}
+	if err := x.authenticate(ctx, e); err != nil {
+		return nil, err
+	}
+	if !slices.Contains(e.requester.Grants, req.GrantType) {
+		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)
+	}
+	src, grantScope, err := x.delegationSource(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	e.source = src
+	if err := x.authorizeTarget(ctx, e, req.Target); err != nil {
+		return nil, err
+	}
+	minter, settings, err := x.minterFor(req.APIType, e.target)
+	if err != nil {
+		return nil, err
+	}
+	if e.granted, err = x.decideScope(req.Scope, e.target, grantScope, src.claims); err != nil {
+		return nil, err
+	}
+	lifetime := x.cfg.Lifetime
+	if e.target.Lifetime > 0 {
+		lifetime = e.target.Lifetime.Truncate(time.Second)
+	}
+	g := &Grant{
+		Subject:   src.subject,
+		Requester: e.requester,
+		Target:    e.target,
+		Scope:     e.granted,
+		Claims:    x.cfg.Scopes.Filter(src.claims, e.granted),
+		IssuedAt:  e.now.Truncate(time.Second),
+		Lifetime:  lifetime,
+		Settings:  settings,
+		Request:   req,
+	}
+	// One-time use is decided last, so that a refused request never burns
+	// a good token.
+	if err := x.consume(ctx, e); err != nil {
+		return nil, err
+	}
+	var res *Response
+	if minter == nil {
+		token, jti, err := x.mintIDToken(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		e.jti = jti
+		res = &Response{TokenType: "Bearer", ExpiresIn: int64(lifetime / time.Second), IDToken: token}
+	} else {
+		if res, err = x.mintWith(ctx, minter, g); err != nil {
+			return nil, err
+		}
+		res.Scope = ""
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, serverError("request cancelled", err)
+	}
+	return res, nil
+}
+
+// checkDelegationRequest checks the shape of a jwt-bearer request.
+func checkDelegationRequest(req *Request, refreshEnabled bool) *Error {
+	switch {
+	case req.ClientID == "":
+		return invalidRequest("client_id is required", nil)
+	case req.Target == "":
+		return invalidRequest("target is required", nil)
+	case req.IDToken != "" && req.RefreshToken != "":
+		return invalidRequest("send id_token or refresh_token, not both", nil)
+	case req.IDToken == "" && req.RefreshToken == "":
+		return invalidRequest("id_token or refresh_token is required", nil)
+	case req.RefreshToken != "" && !refreshEnabled:
+		return invalidRequest("refresh_token is not supported by this server", nil)
+	}
+	return nil
+}
+
+// authenticate loads the requester and checks its secret. Unknown,
+// disabled and wrongly authenticated clients get one answer.
+func (x *Exchanger) authenticate(ctx context.Context, e *exchange) *Error {
+	c, err := x.cfg.Clients.Client(ctx, e.req.ClientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return newError(CodeInvalidClient, "client authentication failed", err)
+	case err != nil:
+		return serverError("client store failed", err)
+	case c.Disabled:
+		return newError(CodeInvalidClient, "client authentication failed", nil)
+	}
+	if e.req.ClientSecret != "" {
+		if !secretMatches(c, e.req.ClientSecret, e.now) {
+			return newError(CodeInvalidClient, "client authentication failed", nil)
+		}
+	} else if c.Confidential {
+		return newError(CodeInvalidClient, "client authentication failed", nil)
+	}
+	e.requester = c
+	return nil
+}
+
+// secretMatches compares the presented secret with every unexpired secret
+// of c in constant time, without stopping at a match.
+func secretMatches(c *store.Client, presented string, now time.Time) bool {
+	match := 0
+	for i := range c.Secrets {
+		s := &c.Secrets[i]
+		eq := subtle.ConstantTimeCompare([]byte(presented), s.Value)
+		if s.Active(now) {
+			match |= eq
+		}
+	}
+	return match == 1
+}
+
+// delegationSource verifies the delegation dialect's source: an id_token
+// issued to the requester, or a refresh token of the requester's. For a
+// refresh token it also returns the grant's scope, which bounds the result.
+func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verified, scope.Set, *Error) {
+	req := e.req
+	if req.IDToken != "" {
+		if x.cfg.OnExchange != nil {
+			e.hash = sha256.Sum256([]byte(req.IDToken))
+		}
+		v, err := x.verifyJWS(ctx, req.IDToken, e.requester, "JWT", e.now)
+		return v, nil, err
+	}
+	e.hash = sha256.Sum256([]byte(req.RefreshToken))
+	g, err := x.cfg.RefreshTokens.RefreshToken(ctx, e.hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, grantErr("refresh token not known", err)
+	case err != nil:
+		return nil, nil, serverError("refresh token store failed", err)
+	case g.ClientID != e.requester.ID:
+		return nil, nil, grantErr("refresh token not known", nil)
+	case g.Revoked:
+		return nil, nil, grantErr("refresh token revoked", nil)
+	case !g.ExpiresAt.IsZero() && !e.now.Before(g.ExpiresAt):
+		return nil, nil, grantErr("refresh token expired", nil)
+	case g.Subject == "":
+		return nil, nil, serverError("refresh grant has no subject", nil)
+	}
+	grantScope, perr := scope.New(g.Scope...)
+	if perr != nil {
+		return nil, nil, serverError("refresh grant scope is invalid", perr)
+	}
+	profile, err := x.cfg.Profiles.Profile(ctx, g.Subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil, grantErr("user not found", err)
+	case err != nil:
+		return nil, nil, serverError("profile store failed", err)
+	}
+	return &verified{claims: profile, subject: g.Subject}, grantScope, nil
+}
+
+// authorizeTarget loads the target and checks that it lets the requester
+// obtain tokens for it. Unknown, disabled and not-allowing targets get one
+// answer, so that client IDs cannot be probed.
+func (x *Exchanger) authorizeTarget(ctx context.Context, e *exchange, id string) *Error {
+	t, err := x.cfg.Clients.Client(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return newError(CodeInvalidTarget, "target not available to this client", err)
+	case err != nil:
+		return serverError("client store failed", err)
+	case t.Disabled || !allows(t, e.requester.ID):
+		return newError(CodeInvalidTarget, "target not available to this client", nil)
+	}
+	e.target = t
+	return nil
+}
+
+func allows(target *store.Client, requester string) bool {
+	for _, s := range target.AllowedSources {
+		if s == "*" || s == requester {
+			return true
+		}
+	}
+	return false
+}
+
+// minterFor resolves api_type: nil for the built-in id_token minter, else a
+// registered Minter that the target enables.
+func (x *Exchanger) minterFor(apiType string, target *store.Client) (Minter, []byte, *Error) {
+	switch apiType {
+	case "", apiTypeApp, apiTypeAuth0:
+		return nil, nil, nil
+	}
+	m := x.cfg.Minters[apiType]
+	settings, enabled := target.APITypes[apiType]
+	if m == nil || !enabled {
+		return nil, nil, invalidRequest("api_type not available for this target", nil)
+	}
+	return m, settings, nil
+}
+
+// decideScope settles the granted scope: openid required, every scope known
+// and allowed by the target (and within the refresh grant's scope, when
+// grantScope is not nil). passthrough asks for every scope the source's
+// claims support, silently leaving out those not allowed.
+func (x *Exchanger) decideScope(requested string, target *store.Client, grantScope scope.Set, src claims.Set) (scope.Set, *Error) {
+	allowed := func(t string) bool {
+		return (len(target.Scopes) == 0 || slices.Contains(target.Scopes, t)) &&
+			(grantScope == nil || grantScope.Has(t))
+	}
+	if requested == passthrough {
+		var out scope.Set
+		for _, t := range x.cfg.Scopes.Covering(src) {
+			if t == scope.OpenID || allowed(t) {
+				out = append(out, t)
+			}
+		}
+		if !allowed(scope.OpenID) {
+			return nil, newError(CodeInvalidScope, "scope openid not allowed", nil)
+		}
+		return out, nil
+	}
+	s, err := scope.Parse(requested)
+	if err != nil {
+		return nil, newError(CodeInvalidScope, "scope is malformed", err)
+	}
+	if len(s) == 0 {
+		s = scope.Set{scope.OpenID}
+	}
+	if !s.Has(scope.OpenID) {
+		return nil, newError(CodeInvalidScope, "scope openid is required", nil)
+	}
+	if _, ok := x.cfg.Scopes.Known(s); !ok {
+		return nil, newError(CodeInvalidScope, "scope not known", nil)
+	}
+	for _, t := range s {
+		if !allowed(t) {
+			return nil, newError(CodeInvalidScope, "scope not allowed", nil)
+		}
+	}
+	return s, nil
+}
+
+// consume spends the source token's iss+jti when Replay is set. Its TTL
+// reaches the token's expiry plus the clock skew, the last instant the token
+// could still be accepted.
+func (x *Exchanger) consume(ctx context.Context, e *exchange) *Error {
+	if x.cfg.Replay == nil || e.source.expiry.IsZero() {
+		return nil
+	}
+	ttl := e.source.expiry.Add(x.cfg.ClockSkew).Sub(e.now)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	first, err := x.cfg.Replay.Use(ctx, x.cfg.Issuer+" "+e.source.jti, ttl)
+	switch {
+	case err != nil:
+		return serverError("replay cache failed", err)
+	case !first:
+		return grantErr("token already used", nil)
+	}
+	return nil
+}
+
+func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency time.Duration) {
+	ev := Event{
+		Time:       e.now,
+		Outcome:    "ok",
+		Err:        err,
+		SourceHash: e.hash,
+		JTI:        e.jti,
+		Scope:      e.granted.String(),
+		Latency:    latency,
+	}
+	if e.req != nil {
+		ev.GrantType, ev.Requester, ev.Target, ev.APIType = e.req.GrantType, e.req.ClientID, e.req.Target, e.req.APIType
+	}
+	if e.source != nil {
+		ev.Subject = e.source.subject
+	}
+	var xe *Error
+	if errors.As(err, &xe) {
+		ev.Outcome = xe.Code
+		ev.JTI = ""
+	}
+	x.cfg.OnExchange(ctx, ev)
+}

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/deputyauth/deputy/store"
+)
+
+// signerKey names a prepared signer. HMAC secrets are named per client,
+// since secret IDs are unique only within a client; asymmetric keys by kid.
+type signerKey struct {
+	alg, typ, client, kid string
+}
+
+// cachedSigner is a prepared go-jose signer and the key material it was
+// made from. A cache hit is used only if the store still hands out that
+// same material under that name, so a replaced or removed key is never used
+// to sign: the store is asked on every exchange, the cache only saves
+// preparing the signer.
+type cachedSigner struct {
+	key    any // []byte secret, or the private key as the store returned it
+	signer jose.Signer
+}
+
+// signerCacheMax bounds the signer cache; it is emptied when full, which
+// only costs re-preparing signers.
+const signerCacheMax = 4096
+
+type signerCache struct {
+	mu sync.RWMutex
+	m  map[signerKey]*cachedSigner
+}
+
+func (c *signerCache) get(k signerKey, key any) jose.Signer {
+	c.mu.RLock()
+	e := c.m[k]
+	c.mu.RUnlock()
+	if e != nil && sameKey(e.key, key) {
+		return e.signer
+	}
+	return nil
+}
+
+func (c *signerCache) put(k signerKey, key any, s jose.Signer) {
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= signerCacheMax {
+		c.m = make(map[signerKey]*cachedSigner)
+	}
+	c.m[k] = &cachedSigner{key: key, signer: s}
+	c.mu.Unlock()
+}
+
+// sameKey reports whether two keys are the same material. Pointer keys
+// (RSA, ECDSA) compare by identity, which stores that hand out immutable
+// snapshots keep stable; byte keys by content.
+func sameKey(a, b any) bool {
+	switch a := a.(type) {
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && bytes.Equal(a, b)
+	case ed25519.PrivateKey:
+		b, ok := b.(ed25519.PrivateKey)
+		return ok && bytes.Equal(a, b)
+	}
+	switch b.(type) {
+	case []byte, ed25519.PrivateKey:
+		return false
+	}
+	return a == b
+}
+
+// signer returns a prepared signer for the target's current key and that
+// key's kid. Tokens carry typ.
+func (x *Exchanger) signer(ctx context.Context, target *store.Client, typ string, now time.Time) (jose.Signer, *Error) {
+	alg := target.SigningAlg
+	var (
+		name signerKey
+		key  any
+	)
+	if store.IsHMAC(alg) {
+		var s *store.Secret
+		for i := range target.Secrets {
+			if target.Secrets[i].Active(now) {
+				s = &target.Secrets[i]
+				break
+			}
+		}
+		if s == nil {
+			return nil, serverError("target has no active secret", nil)
+		}
+		name, key = signerKey{alg: alg, client: target.ID, kid: s.ID}, s.Value
+	} else {
+		if x.cfg.Keys == nil {
+			return nil, serverError("no key store configured for asymmetric algorithms", nil)
+		}
+		k, err := x.cfg.Keys.SigningKey(ctx, alg)
+		if err != nil {
+			return nil, serverError("no signing key for the target's algorithm", err)
+		}
+		if k.Algorithm != alg || k.KeyID == "" || k.IsPublic() {
+			return nil, serverError("key store returned an unusable signing key", nil)
+		}
+		name, key = signerKey{alg: alg, kid: k.KeyID}, k.Key
+	}
+	name.typ = typ
+	if s := x.signers.get(name, key); s != nil {
+		return s, nil
+	}
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", name.kid)
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
+	if err != nil {
+		return nil, serverError("cannot prepare signer", err)
+	}
+	x.signers.put(name, key, s)
+	return s, nil
+}
+
+// newJTI returns a random 128-bit token ID, base64url without padding.
+func newJTI() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// mintIDToken signs the delegation id_token for g.
+func (x *Exchanger) mintIDToken(ctx context.Context, g *Grant) (token, jti string, err *Error) {
+	signer, err := x.signer(ctx, g.Target, "JWT", g.IssuedAt)
+	if err != nil {
+		return "", "", err
+	}
+	jti, rerr := newJTI()
+	if rerr != nil {
+		return "", "", serverError("no randomness for jti", rerr)
+	}
+	iat := g.IssuedAt.Unix()
+	payload := make([]byte, 0, 256+32*len(g.Claims))
+	payload = append(payload, `{"iss":`...)
+	payload = appendJSONString(payload, x.cfg.Issuer)
+	payload = append(payload, `,"sub":`...)
+	payload = appendJSONString(payload, g.Subject)
+	payload = append(payload, `,"aud":`...)
+	payload = appendJSONString(payload, g.Target.ID)
+	payload = append(payload, `,"azp":`...)
+	payload = appendJSONString(payload, g.Requester.ID)
+	payload = append(payload, `,"iat":`...)
+	payload = strconv.AppendInt(payload, iat, 10)
+	payload = append(payload, `,"exp":`...)
+	payload = strconv.AppendInt(payload, iat+int64(g.Lifetime/time.Second), 10)
+	payload = append(payload, `,"jti":`...)
+	payload = appendJSONString(payload, jti)
+	payload, merr := appendClaims(payload, g.Claims)
+	if merr != nil {
+		return "", "", serverError("cannot encode claims", merr)
+	}
+	payload = append(payload, '}')
+	jws, serr := signer.Sign(payload)
+	if serr != nil {
+		return "", "", serverError("cannot sign", serr)
+	}
+	token, serr = jws.CompactSerialize()
+	if serr != nil {
+		return "", "", serverError("cannot serialize", serr)
+	}
+	return token, jti, nil
+}
+
+// errMinterWidened is the cause when a Minter answers beyond its grant.
+var errMinterWidened = errors.New("engine: minter returned a lifetime beyond its grant")
+
+// mintWith runs an add-on minter on a private copy of g and checks what it
+// returns.
+func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Response, err *Error) {
+	cp := *g
+	cp.Scope = append([]string(nil), g.Scope...)
+	cp.Claims = g.Claims.Clone()
+	cp.Settings = append([]byte(nil), g.Settings...)
+	req := *g.Request
+	req.Audience = append([]string(nil), req.Audience...)
+	req.Resource = append([]string(nil), req.Resource...)
+	req.Extra = cloneStrings(req.Extra)
+	cp.Request = &req
+	out, merr := m.Mint(ctx, &cp)
+	switch {
+	case merr != nil:
+		return nil, serverError("minter failed", merr)
+	case out == nil:
+		return nil, serverError("minter returned nothing", nil)
+	case out.ExpiresIn > int64(g.Lifetime/time.Second) || out.ExpiresIn < 0:
+		return nil, serverError("minter failed", errMinterWidened)
+	}
+	return out, nil
+}
+
+func cloneStrings(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+
+	josejson "github.com/go-jose/go-jose/v4/json"
+)
+
+// Grant types deputy knows.
+const (
+	// GrantTypeJWTBearer is the delegation dialect's grant type (Auth0's
+	// /delegation).
+	GrantTypeJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// GrantTypeTokenExchange is RFC 8693's grant type.
+	GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+)
+
+// Request is one exchange request as a host received it. ParseRequest and
+// ParseJSON build one from the wire; a host may also fill it in itself.
+// Empty strings mean "not sent".
+type Request struct {
+	GrantType    string
+	ClientID     string
+	ClientSecret string
+
+	// Delegation dialect.
+	IDToken      string
+	RefreshToken string
+	Target       string
+	APIType      string
+
+	// RFC 8693 token exchange.
+	SubjectToken       string
+	SubjectTokenType   string
+	ActorToken         string
+	ActorTokenType     string
+	RequestedTokenType string
+	Audience           []string
+	Resource           []string
+
+	Scope string
+	// Extra holds parameters deputy does not know, for add-on minters.
+	// The engine itself ignores them (RFC 6749 §3.2).
+	Extra map[string]string
+}
+
+// MaxRequestSize caps the body ParseJSON accepts and the total size of the
+// values ParseRequest accepts, in bytes.
+const MaxRequestSize = 64 << 10
+
+// field binds a wire parameter name to its Request field.
+type field struct {
+	name string
+	str  func(*Request) *string
+	list func(*Request) *[]string
+}
+
+var fields = []field{
+	{name: "grant_type", str: func(r *Request) *string { return &r.GrantType }},
+	{name: "client_id", str: func(r *Request) *string { return &r.ClientID }},
+	{name: "client_secret", str: func(r *Request) *string { return &r.ClientSecret }},
+	{name: "id_token", str: func(r *Request) *string { return &r.IDToken }},
+	{name: "refresh_token", str: func(r *Request) *string { return &r.RefreshToken }},
+	{name: "target", str: func(r *Request) *string { return &r.Target }},
+	{name: "api_type", str: func(r *Request) *string { return &r.APIType }},
+	{name: "subject_token", str: func(r *Request) *string { return &r.SubjectToken }},
+	{name: "subject_token_type", str: func(r *Request) *string { return &r.SubjectTokenType }},
+	{name: "actor_token", str: func(r *Request) *string { return &r.ActorToken }},
+	{name: "actor_token_type", str: func(r *Request) *string { return &r.ActorTokenType }},
+	{name: "requested_token_type", str: func(r *Request) *string { return &r.RequestedTokenType }},
+	{name: "scope", str: func(r *Request) *string { return &r.Scope }},
+	// RFC 8693 §2.1 lets audience and resource repeat.
+	{name: "audience", list: func(r *Request) *[]string { return &r.Audience }},
+	{name: "resource", list: func(r *Request) *[]string { return &r.Resource }},
+}
+
+var fieldByName = func() map[string]*field {
+	m := make(map[string]*field, len(fields))
+	for i := range fields {
+		m[fields[i].name] = &fields[i]
+	}
+	return m
+}()
+
+// ParseRequest builds a Request from form or query values. A parameter sent
+// more than once is invalid_request (RFC 6749 §3.1), except audience and
+// resource, which RFC 8693 lets repeat. A parameter sent empty counts as not
+// sent. Unknown parameters are kept in Extra. Errors are *Error.
+func ParseRequest(form url.Values) (*Request, error) {
+	r := &Request{}
+	size := 0
+	for name, vals := range form {
+		for _, v := range vals {
+			size += len(name) + len(v)
+		}
+		if size > MaxRequestSize {
+			return nil, invalidRequest("request too large", nil)
+		}
+		f := fieldByName[name]
+		if len(vals) > 1 && (f == nil || f.list == nil) {
+			return nil, invalidRequest("parameter "+strconv.Quote(safeName(name))+" sent more than once", nil)
+		}
+		switch {
+		case f == nil:
+			if len(vals) == 1 && vals[0] != "" {
+				if r.Extra == nil {
+					r.Extra = make(map[string]string)
+				}
+				r.Extra[name] = vals[0]
+			}
+		case f.list != nil:
+			for _, v := range vals {
+				if v != "" {
+					*f.list(r) = append(*f.list(r), v)
+				}
+			}
+		case len(vals) == 1:
+			*f.str(r) = vals[0]
+		}
+	}
+	return r, nil
+}
+
+// ParseJSON builds a Request from a JSON object body, the seed's wire format
+// for POST /delegation. Duplicate keys, a body that is not one JSON object,
+// and a known parameter that is not a string (audience and resource: a
+// string or an array of strings) are invalid_request. null counts as not
+// sent. Unknown string parameters are kept in Extra; unknown parameters of
+// other types are ignored. Keys are matched exactly (case-sensitive).
+func ParseJSON(body []byte) (*Request, error) {
+	if len(body) > MaxRequestSize {
+		return nil, invalidRequest("request too large", nil)
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return nil, invalidRequest("request body is not a JSON object", nil)
+	}
+	var raw map[string]any
+	// go-jose's json rejects duplicate keys and matches keys exactly.
+	if err := josejson.Unmarshal(body, &raw); err != nil {
+		return nil, invalidRequest("request body is not valid JSON or repeats a key", err)
+	}
+	r := &Request{}
+	for name, v := range raw {
+		if v == nil {
+			continue
+		}
+		f := fieldByName[name]
+		switch {
+		case f == nil:
+			if s, ok := v.(string); ok && s != "" {
+				if r.Extra == nil {
+					r.Extra = make(map[string]string)
+				}
+				r.Extra[name] = s
+			}
+		case f.list != nil:
+			list, ok := stringList(v)
+			if !ok {
+				return nil, invalidRequest("parameter "+strconv.Quote(name)+" must be a string or an array of strings", nil)
+			}
+			*f.list(r) = list
+		default:
+			s, ok := v.(string)
+			if !ok {
+				return nil, invalidRequest("parameter "+strconv.Quote(name)+" must be a string", nil)
+			}
+			*f.str(r) = s
+		}
+	}
+	return r, nil
+}
+
+func stringList(v any) ([]string, bool) {
+	switch t := v.(type) {
+	case string:
+		if t == "" {
+			return nil, true
+		}
+		return []string{t}, true
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// safeName shortens a parameter name for an error description, so that a
+// token sent as a parameter name is never echoed.
+func safeName(name string) string {
+	const max = 32
+	if len(name) > max {
+		return name[:max] + "…"
+	}
+	return name
+}
+
+// Response is a successful exchange. It marshals to the wire JSON of its
+// dialect: empty fields are omitted, so a delegation answer is exactly
+// {"token_type","expires_in","id_token"} and a token exchange answer carries
+// access_token, issued_token_type, token_type, expires_in and scope.
+type Response struct {
+	// TokenType is "Bearer", or "N_A" when the token is not an access token
+	// (RFC 8693 §2.2.1).
+	TokenType string
+	// ExpiresIn is in seconds; it equals exp − iat of the minted token.
+	ExpiresIn int64
+	// IDToken is the minted token in the delegation dialect.
+	IDToken string
+	// AccessToken is the minted token in RFC 8693, whatever its type.
+	AccessToken string
+	// IssuedTokenType is RFC 8693's issued_token_type.
+	IssuedTokenType string
+	// Scope is the granted scope, when the dialect reports it.
+	Scope string
+	// Extra holds add-on fields set by a Minter. A key that names one of
+	// the fields above is ignored.
+	Extra map[string]any
+}
+
+var responseFields = map[string]bool{
+	"token_type": true, "expires_in": true, "id_token": true, "access_token": true,
+	"issued_token_type": true, "scope": true,
+}
+
+// MarshalJSON writes the wire form: the set fields in a fixed order, then
+// Extra's keys in sorted order.
+func (r *Response) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 64+len(r.IDToken)+len(r.AccessToken))
+	b = append(b, '{')
+	str := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, v)
+	}
+	if r.AccessToken != "" {
+		str("access_token", r.AccessToken)
+		str("issued_token_type", r.IssuedTokenType)
+	}
+	str("token_type", r.TokenType)
+	if r.ExpiresIn != 0 {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"expires_in":`...)
+		b = strconv.AppendInt(b, r.ExpiresIn, 10)
+	}
+	str("id_token", r.IDToken)
+	if r.AccessToken == "" {
+		str("issued_token_type", r.IssuedTokenType)
+	}
+	str("scope", r.Scope)
+	for _, k := range slices.Sorted(maps.Keys(r.Extra)) {
+		if responseFields[k] {
+			continue
+		}
+		v, err := json.Marshal(r.Extra[k])
+		if err != nil {
+			return nil, errors.Join(errors.New("engine: response extra field "+strconv.Quote(k)), err)
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
+}

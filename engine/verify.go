@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
+
+	"github.com/deputyauth/deputy/claims"
+	"github.com/deputyauth/deputy/store"
+)
+
+// algLists holds one single-algorithm allow list per algorithm, so that
+// parsing never builds one: a token is parsed for its client's algorithm
+// and no other.
+var algLists = func() map[string][]jose.SignatureAlgorithm {
+	m := make(map[string][]jose.SignatureAlgorithm)
+	for _, a := range []jose.SignatureAlgorithm{
+		jose.HS256, jose.HS384, jose.HS512, jose.RS256, jose.RS384, jose.RS512,
+		jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA,
+	} {
+		m[string(a)] = []jose.SignatureAlgorithm{a}
+	}
+	return m
+}()
+
+// refusedHeaders are JOSE header parameters deputy never honours: key
+// references and embedded keys (a key is never taken from a token), crit
+// and b64 (RFC 7797 unencoded payloads, which go-jose would accept), cty
+// (nested JWTs) and JWE-only parameters.
+var refusedHeaders = []jose.HeaderKey{
+	"jku", "x5u", "crit", "b64", "cty", "zip", "enc", "epk", "p2s", "p2c", "iv", "tag",
+}
+
+// noRoots makes Header.Certificates fail fast without loading system roots:
+// it is only called to learn whether an x5c header is present.
+var noRoots = x509.NewCertPool()
+
+// verified is a source token that passed every check of its dialect.
+type verified struct {
+	claims  claims.Set
+	subject string
+	jti     string    // "" when absent
+	expiry  time.Time // zero for refresh tokens
+}
+
+func grantErr(desc string, cause error) *Error { return newError(CodeInvalidGrant, desc, cause) }
+
+// verifyJWS checks a compact JWS source token issued by cfg.Issuer to
+// client, with typ wantTyp (compared case-insensitively when present), and
+// returns its claims. Refusals are invalid_grant built by refuse; store
+// failures are server_error.
+func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.Client, wantTyp string, now time.Time) (*verified, *Error) {
+	if len(token) > x.cfg.MaxTokenSize {
+		return nil, grantErr("token too large", nil)
+	}
+	// Compact serialization only: exactly three parts. This refuses JWE
+	// (five parts) and JSON serialization before go-jose sees them; line
+	// breaks are refused because base64 decoding would skip them.
+	if strings.Count(token, ".") != 2 || strings.ContainsAny(token, "\r\n") {
+		return nil, grantErr("token is not a compact JWS", nil)
+	}
+	algs, ok := algLists[client.SigningAlg]
+	if !ok {
+		return nil, serverError("client signing algorithm not supported", nil)
+	}
+	jws, err := jose.ParseSignedCompact(token, algs)
+	if err != nil {
+		return nil, grantErr("token is malformed or not signed with the client's algorithm", err)
+	}
+	h := &jws.Signatures[0].Header
+	if err := checkHeader(h, wantTyp); err != nil {
+		return nil, err
+	}
+	payload, verr := x.verifySignature(ctx, jws, h.KeyID, client, now)
+	if verr != nil {
+		return nil, verr
+	}
+	if !utf8.Valid(payload) {
+		return nil, grantErr("token payload is not UTF-8", nil)
+	}
+	var c claims.Set
+	if err := josejson.Unmarshal(payload, &c); err != nil || c == nil {
+		return nil, grantErr("token payload is not a JSON object", err)
+	}
+	return x.checkClaims(c, client.ID, now)
+}
+
+func checkHeader(h *jose.Header, wantTyp string) *Error {
+	if h.JSONWebKey != nil {
+		return grantErr("token header embeds a key", nil)
+	}
+	for _, k := range refusedHeaders {
+		if _, ok := h.ExtraHeaders[k]; ok {
+			return grantErr("token header parameter "+string(k)+" is not accepted", nil)
+		}
+	}
+	if _, err := h.Certificates(x509.VerifyOptions{Roots: noRoots}); !errors.Is(err, jose.ErrMissingX5cHeader) {
+		return grantErr("token header parameter x5c is not accepted", nil)
+	}
+	if v, ok := h.ExtraHeaders[jose.HeaderType]; ok {
+		typ, _ := v.(string)
+		if !strings.EqualFold(typ, wantTyp) {
+			return grantErr("token type not accepted here", nil)
+		}
+	}
+	return nil
+}
+
+// verifySignature verifies jws with the client's key material only: its
+// unexpired secrets for HS*, the KeyStore's keys declared for its algorithm
+// otherwise. A kid, when present, must name one of them.
+func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignature, kid string, client *store.Client, now time.Time) ([]byte, *Error) {
+	var lastErr error
+	if store.IsHMAC(client.SigningAlg) {
+		tried := false
+		for i := range client.Secrets {
+			s := &client.Secrets[i]
+			if !s.Active(now) || (kid != "" && s.ID != kid) {
+				continue
+			}
+			tried = true
+			payload, err := jws.Verify(s.Value)
+			if err == nil {
+				return payload, nil
+			}
+			lastErr = err
+		}
+		if !tried {
+			return nil, grantErr("token key not known for the client", nil)
+		}
+		return nil, grantErr("token signature is invalid", lastErr)
+	}
+	if x.cfg.Keys == nil {
+		return nil, serverError("no key store configured for asymmetric algorithms", nil)
+	}
+	keys, err := x.cfg.Keys.VerificationKeys(ctx, kid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, grantErr("token key not known for the client", err)
+	}
+	if err != nil {
+		return nil, serverError("key store failed", err)
+	}
+	tried := false
+	for i := range keys {
+		k := &keys[i]
+		if k.Algorithm != client.SigningAlg || (kid != "" && k.KeyID != kid) || !k.IsPublic() {
+			continue
+		}
+		tried = true
+		payload, err := jws.Verify(k.Key)
+		if err == nil {
+			return payload, nil
+		}
+		lastErr = err
+	}
+	if !tried {
+		return nil, grantErr("token key not known for the client", nil)
+	}
+	return nil, grantErr("token signature is invalid", lastErr)
+}
+
+// checkClaims applies the delegation dialect's claim rules to a verified
+// id_token issued to clientID.
+func (x *Exchanger) checkClaims(c claims.Set, clientID string, now time.Time) (*verified, *Error) {
+	skew := x.cfg.ClockSkew
+	iss, err := c.StringValue(claims.Issuer)
+	if err != nil || iss != x.cfg.Issuer {
+		return nil, grantErr("token issuer not accepted", err)
+	}
+	sub, err := c.StringValue(claims.Subject)
+	if err != nil || sub == "" {
+		return nil, grantErr("token subject missing", err)
+	}
+	exp, err := c.NumericDate(claims.Expiry)
+	if err != nil {
+		return nil, grantErr("token expiry missing or invalid", err)
+	}
+	if !now.Before(exp.Add(skew)) {
+		return nil, grantErr("token expired", nil)
+	}
+	if c.Has(claims.NotBefore) {
+		nbf, err := c.NumericDate(claims.NotBefore)
+		if err != nil {
+			return nil, grantErr("token nbf invalid", err)
+		}
+		if now.Add(skew).Before(nbf) {
+			return nil, grantErr("token not valid yet", nil)
+		}
+	}
+	if c.Has(claims.IssuedAt) {
+		iat, err := c.NumericDate(claims.IssuedAt)
+		if err != nil {
+			return nil, grantErr("token iat invalid", err)
+		}
+		if now.Add(skew).Before(iat) {
+			return nil, grantErr("token issued in the future", nil)
+		}
+	}
+	found, n, err := c.HasAudience(clientID)
+	if err != nil || !found {
+		return nil, grantErr("token audience does not include the client", err)
+	}
+	if n > 1 || c.Has(claims.AuthorizedParty) {
+		azp, err := c.StringValue(claims.AuthorizedParty)
+		if err != nil || azp != clientID {
+			return nil, grantErr("token azp does not name the client", err)
+		}
+	}
+	v := &verified{claims: c, subject: sub, expiry: exp}
+	if c.Has(claims.ID) {
+		jti, err := c.StringValue(claims.ID)
+		if err != nil || jti == "" {
+			return nil, grantErr("token jti invalid", err)
+		}
+		v.jti = jti
+	}
+	if x.cfg.Replay != nil && v.jti == "" {
+		return nil, grantErr("token has no jti, required for one-time use", nil)
+	}
+	return v, nil
+}
