@@ -7,6 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/deputyauth/deputy/claims"
 	"github.com/deputyauth/deputy/engine"
+	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
 
@@ -148,8 +151,8 @@ func userClaims() claims.Set {
 		"name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace",
 		"nickname": "ada", "picture": "https://example.com/ada.png", "updated_at": float64(1700000000),
 		"email": "ada@example.com", "email_verified": true,
-		"phone_number": "+1 555 0100",
-		"address":      map[string]any{"country": "UK", "locality": "London"},
+		"phone_number":              "+1 555 0100",
+		"address":                   map[string]any{"country": "UK", "locality": "London"},
 		"https://example.com/roles": []any{"admin"},
 	}
 }
@@ -254,4 +257,51 @@ func (w *world) decode(t testing.TB, token, target string) (jose.Header, claims.
 
 func delegation(client, idToken, target, scope string) *engine.Request {
 	return &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: client, IDToken: idToken, Target: target, Scope: scope}
+}
+
+func putClient(t testing.TB, st *store.Memory, c store.Client) {
+	t.Helper()
+	if c.Grants == nil {
+		c.Grants = []string{engine.GrantTypeJWTBearer}
+	}
+	if store.IsHMAC(c.SigningAlg) && c.Secrets == nil {
+		c.Secrets = []store.Secret{{ID: c.ID + "-s1", Value: randomSecret(t, 32)}}
+	}
+	if err := st.PutClient(c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func scopeStandardWith(name string, claimNames ...string) scope.Mapping {
+	return scope.Standard.With(name, claimNames...)
+}
+
+func parseVerify(token, alg string, key any) ([]byte, error) {
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+	if err != nil {
+		return nil, err
+	}
+	return jws.Verify(key)
+}
+
+// assertRefused checks that an exchange was refused with code, returned no
+// response, and that its error text holds none of the secrets given.
+func assertRefused(t testing.TB, res *engine.Response, err error, code string, secrets ...string) {
+	t.Helper()
+	if res != nil {
+		t.Errorf("got a response %+v with error %v; want none", res, err)
+	}
+	var xe *engine.Error
+	if !errors.As(err, &xe) {
+		t.Fatalf("error = %v (%T), want *engine.Error %s", err, err, code)
+	}
+	if xe.Code != code {
+		t.Errorf("code = %s (%v), want %s", xe.Code, xe, code)
+	}
+	msg := err.Error() + " " + xe.Description
+	for _, s := range secrets {
+		if s != "" && strings.Contains(msg, s) {
+			t.Errorf("error text %q contains a secret or token", msg)
+		}
+	}
 }
