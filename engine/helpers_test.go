@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"sync"
@@ -88,8 +89,13 @@ var sources = []string{appHS, appRS, appEd, appES}
 
 func newWorld(t testing.TB, mod func(*engine.Config)) *world {
 	t.Helper()
+	return newWorldOn(t, store.NewMemory(), mod)
+}
+
+// newWorldOn seeds st with the standard clients and keys.
+func newWorldOn(t testing.TB, st *store.Memory, mod func(*engine.Config)) *world {
+	t.Helper()
 	testKeys(t)
-	st := store.NewMemory()
 	w := &world{st: st, secrets: map[string][]byte{}}
 	hs := func(id string, allowed ...string) store.Client {
 		sec := randomSecret(t, 32)
@@ -305,3 +311,5 @@ func assertRefused(t testing.TB, res *engine.Response, err error, code string, s
 		}
 	}
 }
+
+func sha256Of(s string) [32]byte { return sha256.Sum256([]byte(s)) }
