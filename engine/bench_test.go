@@ -1,0 +1,195 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
+
+	"github.com/deputyauth/deputy/scope"
+	"github.com/deputyauth/deputy/store"
+)
+
+// benchPairs are the source → target algorithm pairs the performance budget
+// names, as clients of the standard test world.
+var benchPairs = []struct{ name, source, target string }{
+	{"HS256-HS256", appHS, apiHS},
+	{"RS256-HS256", appRS, apiHS},
+	{"RS256-EdDSA", appRS, apiEd},
+	{"EdDSA-EdDSA", appEd, apiEd},
+	{"ES256-ES256", appES, appES},
+	{"HS256-RS256", appHS, apiRS},
+}
+
+const benchScope = "openid profile email"
+
+// BenchmarkExchange measures a whole delegation: requester and target
+// lookups, source verification, claim checks, scope, filtering, minting.
+func BenchmarkExchange(b *testing.B) {
+	w := newWorld(b, nil)
+	for _, p := range benchPairs {
+		b.Run(p.name, func(b *testing.B) {
+			req := delegation(p.source, w.idToken(b, p.source, nil), p.target, benchScope)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := w.x.Exchange(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// floor is the least any exchange must do, done directly with go-jose:
+// parse and verify the source token, decode its claims to a map, copy the
+// profile and email claims with the registered ones, and sign the result
+// with a prepared signer.
+type floor struct {
+	token     string
+	algs      []jose.SignatureAlgorithm
+	verifyKey any
+	signer    jose.Signer
+	copyNames []string
+}
+
+func newFloor(b *testing.B, w *world, source, target string) *floor {
+	b.Helper()
+	src, _ := w.st.Client(context.Background(), source)
+	f := &floor{
+		token: w.idToken(b, source, nil),
+		algs:  []jose.SignatureAlgorithm{jose.SignatureAlgorithm(src.SigningAlg)},
+	}
+	if store.IsHMAC(src.SigningAlg) {
+		f.verifyKey = src.Secrets[0].Value
+	} else {
+		k, _ := w.st.SigningKey(context.Background(), src.SigningAlg)
+		f.verifyKey = k.Public().Key
+	}
+	sk := w.signingKeyFor(b, target)
+	s, err := jose.NewSigner(sk, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.signer = s
+	f.copyNames = append(append([]string{}, scope.Standard["profile"]...), scope.Standard["email"]...)
+	return f
+}
+
+func (f *floor) run() error {
+	jws, err := jose.ParseSignedCompact(f.token, f.algs)
+	if err != nil {
+		return err
+	}
+	payload, err := jws.Verify(f.verifyKey)
+	if err != nil {
+		return err
+	}
+	var in map[string]any
+	if err := josejson.Unmarshal(payload, &in); err != nil {
+		return err
+	}
+	out := make(map[string]any, 16)
+	for _, n := range []string{"iss", "sub"} {
+		out[n] = in[n]
+	}
+	out["aud"], out["azp"] = "target", "source"
+	now := time.Now().Unix()
+	out["iat"], out["exp"], out["jti"] = now, now+36000, "AAAAAAAAAAAAAAAAAAAAAA"
+	for _, n := range f.copyNames {
+		if v, ok := in[n]; ok {
+			out[n] = v
+		}
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	sig, err := f.signer.Sign(body)
+	if err != nil {
+		return err
+	}
+	_, err = sig.CompactSerialize()
+	return err
+}
+
+// BenchmarkFloor is the floor of each pair of BenchmarkExchange.
+func BenchmarkFloor(b *testing.B) {
+	w := newWorld(b, nil)
+	for _, p := range benchPairs {
+		b.Run(p.name, func(b *testing.B) {
+			f := newFloor(b, w, p.source, p.target)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := f.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExchangeParallel and BenchmarkFloorParallel measure scaling
+// across GOMAXPROCS; compare each with its serial benchmark.
+func BenchmarkExchangeParallel(b *testing.B) {
+	w := newWorld(b, nil)
+	for _, p := range benchPairs {
+		b.Run(p.name, func(b *testing.B) {
+			req := delegation(p.source, w.idToken(b, p.source, nil), p.target, benchScope)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					if _, err := w.x.Exchange(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkFloorParallel(b *testing.B) {
+	w := newWorld(b, nil)
+	for _, p := range benchPairs {
+		b.Run(p.name, func(b *testing.B) {
+			f := newFloor(b, w, p.source, p.target)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := f.run(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkExchangeClients shows that the cost does not grow with the
+// number of registered clients.
+func BenchmarkExchangeClients(b *testing.B) {
+	for _, n := range []int{10, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			w := newWorld(b, nil)
+			for i := range n {
+				putClient(b, w.st, store.Client{ID: fmt.Sprintf("client-%d", i), SigningAlg: "HS256", AllowedSources: []string{appHS}})
+			}
+			req := delegation(appHS, w.idToken(b, appHS, nil), apiHS, benchScope)
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := w.x.Exchange(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
