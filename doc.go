@@ -1,0 +1,49 @@
+// Package deputy is an embeddable token exchange engine: an identity
+// platform embeds it in its own authorization server to let one client trade
+// a user's token for a token meant for another client or API, with the
+// user's claims cut down to what the requested scope allows.
+//
+// It speaks two dialects over one core:
+//
+//   - Delegation, Auth0's POST /delegation: grant_type
+//     urn:ietf:params:oauth:grant-type:jwt-bearer with client_id, id_token or
+//     refresh_token, target, scope and api_type; the answer is
+//     {"token_type":"Bearer","expires_in":36000,"id_token":"…"}.
+//   - Token exchange, RFC 8693 (planned): subject and actor tokens, audience
+//     and resource, answering access_token and issued_token_type.
+//
+// The packages, from the bottom up:
+//
+//   - claims: a JWT claim set as go-jose decodes it, typed accessors, the
+//     claims the engine owns.
+//   - scope: RFC 6749 scope syntax, canonical scope sets, and the mapping of
+//     scopes to claims (OIDC Core §5.4 built in).
+//   - store: the storage interfaces the engine reads (clients, refresh
+//     grants, profiles, replay cache, keys) and an in-memory implementation.
+//   - storetest: the conformance suite every store implementation runs.
+//   - engine: Exchanger, which verifies, decides and mints.
+//   - cmd/deputy: a reference HTTP host and CLI.
+//
+// The core has no HTTP. Embedding it takes a store, a config and a handler
+// of your own:
+//
+//	st := store.NewMemory() // or your database adapter
+//	x, err := engine.New(engine.Config{Issuer: "https://id.example.com/", Clients: st, Keys: st})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	http.HandleFunc("POST /delegation", func(w http.ResponseWriter, r *http.Request) {
+//		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, engine.MaxRequestSize))
+//		req, err := engine.ParseJSON(body)
+//		if err == nil {
+//			var res *engine.Response
+//			if res, err = x.Exchange(r.Context(), req); err == nil {
+//				json.NewEncoder(w).Encode(res)
+//				return
+//			}
+//		}
+//		oe := err.(*engine.Error)
+//		w.WriteHeader(oe.HTTPStatus())
+//		json.NewEncoder(w).Encode(oe)
+//	})
+package deputy
