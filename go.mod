@@ -3,6 +3,6 @@ module github.com/deputyauth/deputy
 go 1.26
 
 require (
-	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.9
+	github.com/google/go-cmp v0.7.0
 )

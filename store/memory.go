@@ -104,10 +104,16 @@ func (m *Memory) Client(ctx context.Context, id string) (*Client, error) {
 // PutRefreshToken stores a copy of g under the SHA-256 of token; the token
 // itself is not kept. It replaces any grant for the same token.
 func (m *Memory) PutRefreshToken(token string, g RefreshGrant) {
+	m.PutRefreshGrant(sha256.Sum256([]byte(token)), g)
+}
+
+// PutRefreshGrant stores a copy of g under hash, the SHA-256 of its refresh
+// token, replacing any grant for the same hash. It is for grants loaded from
+// elsewhere, where only the hash is known.
+func (m *Memory) PutRefreshGrant(hash [32]byte, g RefreshGrant) {
 	g.Scope = slices.Clone(g.Scope)
-	h := sha256.Sum256([]byte(token))
 	m.mu.Lock()
-	m.refresh[h] = &g
+	m.refresh[hash] = &g
 	m.mu.Unlock()
 }
 
