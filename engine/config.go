@@ -50,8 +50,9 @@ type Config struct {
 	// ClockSkew is the only leeway when checking exp, nbf and iat; whole
 	// seconds. 0 means none.
 	ClockSkew time.Duration
-	// MaxTokenSize caps the presented token in bytes; larger tokens are
-	// refused before any parsing. 0 means 8 KiB.
+	// MaxTokenSize caps a presented token (id_token or refresh_token) in
+	// bytes; larger tokens are refused before any parsing or hashing.
+	// 0 means 8 KiB.
 	MaxTokenSize int
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time

@@ -182,12 +182,15 @@ func (x *Exchanger) authenticate(ctx context.Context, e *exchange) *Error {
 }
 
 // secretMatches compares the presented secret with every unexpired secret
-// of c in constant time, without stopping at a match.
+// of c without stopping at a match. Digests are compared rather than the
+// secrets, so that the time taken does not depend on their lengths either.
 func secretMatches(c *store.Client, presented string, now time.Time) bool {
+	p := sha256.Sum256([]byte(presented))
 	match := 0
 	for i := range c.Secrets {
 		s := &c.Secrets[i]
-		eq := subtle.ConstantTimeCompare([]byte(presented), s.Value)
+		v := sha256.Sum256(s.Value)
+		eq := subtle.ConstantTimeCompare(p[:], v[:])
 		if s.Active(now) {
 			match |= eq
 		}
@@ -206,6 +209,9 @@ func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verifie
 		}
 		v, err := x.verifyJWS(ctx, req.IDToken, e.requester, "JWT", e.now)
 		return v, nil, err
+	}
+	if len(req.RefreshToken) > x.cfg.MaxTokenSize {
+		return nil, nil, grantErr("token too large", nil)
 	}
 	e.hash = sha256.Sum256([]byte(req.RefreshToken))
 	g, err := x.cfg.RefreshTokens.RefreshToken(ctx, e.hash)

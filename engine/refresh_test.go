@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -69,6 +70,7 @@ func TestExchangeRefreshTokenRefusals(t *testing.T) {
 		code string
 	}{
 		{"unknown token", refreshReq(appHS, "rt-nope", apiEd, ""), engine.CodeInvalidGrant},
+		{"oversize token", refreshReq(appHS, strings.Repeat("r", engine.DefaultMaxTokenSize+1), apiEd, ""), engine.CodeInvalidGrant},
 		{"another client's token", refreshReq(appHS, "rt-other", apiEd, ""), engine.CodeInvalidGrant},
 		{"revoked", refreshReq(appHS, "rt-revoked", apiEd, ""), engine.CodeInvalidGrant},
 		{"expired", refreshReq(appHS, "rt-expired", apiEd, ""), engine.CodeInvalidGrant},
