@@ -65,19 +65,51 @@ func (x *Exchanger) Exchange(ctx context.Context, req *Request) (res *Response, 
 	return out, nil
 }
 
+// dialect is what differs between the wire protocols: the shape of a
+// request, how it names the source and the target, and how the answer is
+// written. Everything else is the one pipeline in run.
+type dialect struct {
+	// check refuses a request of the wrong shape (invalid_request).
+	check func(x *Exchanger, req *Request) *Error
+	// source verifies the presented token(s) for the authenticated
+	// requester. A non-nil scope bounds the granted scope (a refresh
+	// grant's).
+	source func(x *Exchanger, ctx context.Context, e *exchange) (*verified, scope.Set, *Error)
+	// target names the client the token is for.
+	target func(req *Request) string
+	// typ is the typ header of the minted token.
+	typ string
+	// respond writes the answer for a minted token.
+	respond func(token string, g *Grant) *Response
+}
+
+var dialects = map[string]*dialect{
+	GrantTypeJWTBearer: {
+		check:  checkDelegationRequest,
+		source: (*Exchanger).delegationSource,
+		target: func(req *Request) string { return req.Target },
+		typ:    "JWT",
+		respond: func(token string, g *Grant) *Response {
+			return &Response{TokenType: "Bearer", ExpiresIn: int64(g.Lifetime / time.Second), IDToken: token}
+		},
+	},
+}
+
+// run is the pipeline: request shape → requester → source → target →
+// api_type → scope and claims → one-time use → mint.
 func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if err := ctx.Err(); err != nil {
 		return nil, serverError("request cancelled", err)
 	}
 	req := e.req
-	switch req.GrantType {
-	case "":
+	if req.GrantType == "" {
 		return nil, invalidRequest("grant_type is required", nil)
-	case GrantTypeJWTBearer:
-	default:
+	}
+	d := dialects[req.GrantType]
+	if d == nil {
 		return nil, newError(CodeUnsupportedGrantType, "grant_type not supported", nil)
 	}
-	if err := checkDelegationRequest(req, x.cfg.RefreshTokens != nil); err != nil {
+	if err := d.check(x, req); err != nil {
 		return nil, err
 	}
 	if err := x.authenticate(ctx, e); err != nil {
@@ -86,19 +118,19 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if !slices.Contains(e.requester.Grants, req.GrantType) {
 		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)
 	}
-	src, grantScope, err := x.delegationSource(ctx, e)
+	src, bound, err := d.source(x, ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	e.source = src
-	if err := x.authorizeTarget(ctx, e, req.Target); err != nil {
+	if err := x.authorizeTarget(ctx, e, d.target(req)); err != nil {
 		return nil, err
 	}
 	minter, settings, err := x.minterFor(req.APIType, e.target)
 	if err != nil {
 		return nil, err
 	}
-	if e.granted, err = x.decideScope(req.Scope, e.target, grantScope, src.claims); err != nil {
+	if e.granted, err = x.decideScope(req.Scope, e.target, bound, src.claims); err != nil {
 		return nil, err
 	}
 	lifetime := x.cfg.Lifetime
@@ -123,12 +155,12 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	}
 	var res *Response
 	if minter == nil {
-		token, jti, err := x.mintIDToken(ctx, g)
+		token, jti, err := x.mintJWT(ctx, g, d.typ)
 		if err != nil {
 			return nil, err
 		}
 		e.jti = jti
-		res = &Response{TokenType: "Bearer", ExpiresIn: int64(lifetime / time.Second), IDToken: token}
+		res = d.respond(token, g)
 	} else {
 		if res, err = x.mintWith(ctx, minter, g); err != nil {
 			return nil, err
@@ -142,7 +174,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 }
 
 // checkDelegationRequest checks the shape of a jwt-bearer request.
-func checkDelegationRequest(req *Request, refreshEnabled bool) *Error {
+func checkDelegationRequest(x *Exchanger, req *Request) *Error {
 	switch {
 	case req.ClientID == "":
 		return invalidRequest("client_id is required", nil)
@@ -152,7 +184,7 @@ func checkDelegationRequest(req *Request, refreshEnabled bool) *Error {
 		return invalidRequest("send id_token or refresh_token, not both", nil)
 	case req.IDToken == "" && req.RefreshToken == "":
 		return invalidRequest("id_token or refresh_token is required", nil)
-	case req.RefreshToken != "" && !refreshEnabled:
+	case req.RefreshToken != "" && x.cfg.RefreshTokens == nil:
 		return invalidRequest("refresh_token is not supported by this server", nil)
 	}
 	return nil

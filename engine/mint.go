@@ -134,9 +134,10 @@ func newJTI() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// mintIDToken signs the delegation id_token for g.
-func (x *Exchanger) mintIDToken(ctx context.Context, g *Grant) (token, jti string, err *Error) {
-	signer, err := x.signer(ctx, g.Target, "JWT", g.IssuedAt)
+// mintJWT signs the token for g with header typ: the registered claims the
+// engine owns, then g.Claims.
+func (x *Exchanger) mintJWT(ctx context.Context, g *Grant, typ string) (token, jti string, err *Error) {
+	signer, err := x.signer(ctx, g.Target, typ, g.IssuedAt)
 	if err != nil {
 		return "", "", err
 	}
