@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -20,7 +21,7 @@ type Event struct {
 	// GrantType as requested.
 	GrantType string
 	// Requester and Target are client IDs as requested (not necessarily
-	// registered ones).
+	// registered ones), cut to 128 bytes, as are GrantType and APIType.
 	Requester, Target string
 	// Subject is the user, once the source token has been verified.
 	Subject string
@@ -38,13 +39,16 @@ type Event struct {
 }
 
 // SlogHook returns an OnExchange hook that logs each event to l: successes
-// at Info, refusals at Warn, server errors at Error.
+// and cancellations by the caller at Info, refusals at Warn, other server
+// errors at Error.
 func SlogHook(l *slog.Logger) func(context.Context, Event) {
 	return func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
-		switch e.Outcome {
-		case "ok":
-		case CodeServerError:
+		switch {
+		case e.Outcome == "ok":
+		case errors.Is(e.Err, context.Canceled):
+			// The caller went away: routine, not a server failure.
+		case e.Outcome == CodeServerError:
 			level = slog.LevelError
 		default:
 			level = slog.LevelWarn

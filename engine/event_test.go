@@ -59,3 +59,34 @@ func TestSlogHook(t *testing.T) {
 		t.Errorf("refusal line = %v", refused)
 	}
 }
+
+func TestEventClipsRequestValues(t *testing.T) {
+	var got engine.Event
+	w := newWorld(t, func(c *engine.Config) {
+		c.OnExchange = func(_ context.Context, e engine.Event) { got = e }
+	})
+	long := w.idToken(t, appHS, nil)
+	w.x.Exchange(context.Background(), delegation(long, long, long, ""))
+	for name, v := range map[string]string{"requester": got.Requester, "target": got.Target} {
+		if len(v) > 128+len("…") || strings.Contains(v, long) {
+			t.Errorf("event %s holds %d bytes of the request value", name, len(v))
+		}
+	}
+}
+
+func TestSlogHookCancelled(t *testing.T) {
+	var buf bytes.Buffer
+	w := newWorld(t, func(c *engine.Config) {
+		c.OnExchange = engine.SlogHook(slog.New(slog.NewJSONHandler(&buf, nil)))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.x.Exchange(ctx, delegation(appHS, w.idToken(t, appHS, nil), apiHS, ""))
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line["level"] != "INFO" || line["outcome"] != engine.CodeServerError {
+		t.Errorf("cancelled exchange logged as %v", line)
+	}
+}

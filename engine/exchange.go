@@ -390,7 +390,7 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 		Latency:    latency,
 	}
 	if e.req != nil {
-		ev.GrantType, ev.Requester, ev.Target, ev.APIType = e.req.GrantType, e.req.ClientID, e.req.Target, e.req.APIType
+		ev.GrantType, ev.Requester, ev.Target, ev.APIType = clip(e.req.GrantType), clip(e.req.ClientID), clip(e.req.Target), clip(e.req.APIType)
 	}
 	if e.source != nil {
 		ev.Subject = e.source.subject
@@ -401,4 +401,16 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 		ev.JTI = ""
 	}
 	x.cfg.OnExchange(ctx, ev)
+}
+
+// maxEventField caps request values copied into an Event: they come from
+// the caller unchecked, and a token pasted into client_id must not end up
+// whole in an audit log.
+const maxEventField = 128
+
+func clip(s string) string {
+	if len(s) <= maxEventField {
+		return s
+	}
+	return s[:maxEventField] + "…"
 }
