@@ -1,0 +1,164 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/deputyauth/deputy/engine"
+)
+
+// The demo world: two source apps and two target APIs, one of each per
+// algorithm family. Keys and secrets are fresh on every start.
+const (
+	demoApp     = "demo-app"    // HS256 source app; also its own target (auth0-js renewals)
+	demoAPI     = "demo-api"    // HS256 target API
+	demoRSApp   = "demo-rs-app" // RS256 source app
+	demoEdAPI   = "demo-ed-api" // EdDSA target API
+	demoSubject = "auth0|demo-user"
+)
+
+// defaultDemoIssuer is the issuer demo-config writes: the URL serve
+// listens on by default.
+const defaultDemoIssuer = "http://127.0.0.1:8080/"
+
+// demoConfig returns the demo world as a config document, so that
+// "serve --demo" and "demo-config" go through the same checks as any
+// config file.
+func demoConfig(issuer string) (*fileConfig, error) {
+	suffix := randomHex(4) // key IDs name one key material forever
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+		{Key: rsaKey, KeyID: "demo-rs-" + suffix, Algorithm: "RS256", Use: "sig"},
+		{Key: edKey, KeyID: "demo-ed-" + suffix, Algorithm: "EdDSA", Use: "sig"},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	secret := func(client string) secretConfig {
+		b := make([]byte, 32)
+		rand.Read(b)
+		return secretConfig{ID: client + "-" + suffix, Value: "base64url:" + base64.RawURLEncoding.EncodeToString(b)}
+	}
+	sources := []string{demoApp, demoRSApp}
+	grants := []string{engine.GrantTypeJWTBearer}
+	return &fileConfig{
+		Issuer:    issuer,
+		Lifetime:  "10h",
+		ClockSkew: "30s",
+		Keys:      keys,
+		Clients: clientList{
+			{ID: demoApp, Name: "Demo app (HS256 source)", SigningAlg: "HS256", Grants: grants,
+				AllowedSources: []string{demoApp}, Secrets: secretList{secret(demoApp)}},
+			{ID: demoAPI, Name: "Demo API (HS256 target)", SigningAlg: "HS256",
+				AllowedSources: sources, Secrets: secretList{secret(demoAPI)}},
+			{ID: demoRSApp, Name: "Demo app (RS256 source)", SigningAlg: "RS256", Grants: grants,
+				AllowedSources: []string{demoRSApp}},
+			{ID: demoEdAPI, Name: "Demo API (EdDSA target)", SigningAlg: "EdDSA",
+				AllowedSources: sources},
+		},
+	}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// runDemoConfig implements "deputy demo-config": it writes the demo world,
+// keys and secrets included, as a config file.
+func runDemoConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: deputy demo-config [--issuer URL] > deputy.json\n\n"+
+			"Writes a complete config with the demo clients and freshly generated keys and\n"+
+			"secrets. It holds private keys: keep it private.\n\n")
+		fs.PrintDefaults()
+	}
+	issuer := fs.String("issuer", defaultDemoIssuer, "issuer of the demo tokens")
+	if code, stop := parseFlags(fs, args); stop {
+		return code
+	}
+	fc, err := demoConfig(*issuer)
+	if err == nil {
+		_, err = buildConfig(fc, "") // what we write must load
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "deputy demo-config: %v\n", err)
+		return exitFailure
+	}
+	b, err := json.MarshalIndent(fc, "", "  ")
+	if err != nil {
+		fmt.Fprintf(stderr, "deputy demo-config: %v\n", err)
+		return exitFailure
+	}
+	stdout.Write(append(b, '\n'))
+	return exitOK
+}
+
+// delegationBody is the seed's JSON request body, fields in its order.
+type delegationBody struct {
+	ClientID  string `json:"client_id"`
+	GrantType string `json:"grant_type"`
+	IDToken   string `json:"id_token"`
+	Target    string `json:"target"`
+	Scope     string `json:"scope"`
+	APIType   string `json:"api_type"`
+}
+
+// printDemo tells the user what the demo world holds and prints a curl
+// command performing a delegation with a fresh demo id_token, on one line
+// so that it can be pasted.
+func printDemo(w io.Writer, baseURL string, fc *fileConfig, idToken, caFile string) {
+	var apiSecret, apiKid string
+	for _, c := range fc.Clients {
+		if c.ID == demoAPI {
+			apiSecret = strings.TrimPrefix(c.Secrets[0].Value, "base64url:")
+			apiKid = c.Secrets[0].ID
+		}
+	}
+	body, _ := json.Marshal(delegationBody{
+		ClientID: demoApp, GrantType: engine.GrantTypeJWTBearer, IDToken: idToken,
+		Target: demoAPI, Scope: "openid profile email", APIType: "app",
+	})
+	fmt.Fprintf(w, "deputy: demo mode: in-memory clients with fresh keys and secrets, gone at exit\n")
+	fmt.Fprintf(w, "deputy:   issuer       %s\n", fc.Issuer)
+	fmt.Fprintf(w, "deputy:   %-12s HS256 source app (may also target itself, as auth0-js renewals do)\n", demoApp)
+	fmt.Fprintf(w, "deputy:   %-12s HS256 target API; verify its tokens with secret (base64url) %s (kid %s)\n", demoAPI, apiSecret, apiKid)
+	fmt.Fprintf(w, "deputy:   %-12s RS256 source app\n", demoRSApp)
+	fmt.Fprintf(w, "deputy:   %-12s EdDSA target API; verify its tokens with the keys at %s%s\n", demoEdAPI, baseURL, pathJWKS)
+	if caFile != "" {
+		fmt.Fprintf(w, "deputy: TLS with a throwaway CA; its certificate is in %s (removed at exit)\n", caFile)
+	}
+	fmt.Fprintf(w, "deputy: delegate a fresh id_token of %s (valid 1h) from %s to %s:\n", demoSubject, demoApp, demoAPI)
+	cacert := ""
+	if caFile != "" {
+		cacert = " --cacert " + shellQuote(caFile)
+	}
+	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/json' --data %s\n",
+		cacert, shellQuote(baseURL+pathDelegation), shellQuote(string(body)))
+	fmt.Fprintf(w, "deputy: for an EdDSA token, set \"target\" to %q; for your own tokens, see deputy demo-config and deputy token\n", demoEdAPI)
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

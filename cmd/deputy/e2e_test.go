@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// curlRE picks the URL and the JSON body out of the printed curl command.
+var curlRE = regexp.MustCompile(`^curl --request POST --url '([^']+)' --header 'content-type: application/json' --data '([^']+)'$`)
+
+// TestBinaryEndToEnd builds the real binary, runs "serve --demo" on an
+// ephemeral port, replays the curl command it prints, and stops it with
+// SIGTERM.
+func TestBinaryEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go not in PATH: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "deputy")
+	build := exec.Command(goTool, "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin, "serve", "--demo", "--addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{}) // closed once cmd.Wait has returned
+	t.Cleanup(func() {
+		cmd.Process.Kill() // no-op once it has exited
+		<-exited
+	})
+
+	// Read stderr until the curl and listening lines; keep draining it
+	// afterwards so that the server never blocks on a full pipe.
+	type found struct{ url, body, base string }
+	lines := make(chan found, 1)
+	var log strings.Builder
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var f found
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			log.WriteString(line + "\n")
+			if m := curlRE.FindStringSubmatch(line); m != nil {
+				f.url, f.body = m[1], m[2]
+			}
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				f.base = m[1]
+			}
+			if !sent && f.url != "" && f.base != "" {
+				lines <- f
+				sent = true
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() {
+		<-logDone // Wait closes the pipe: read it all first
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+
+	var f found
+	select {
+	case f = <-lines:
+	case <-exited:
+		t.Fatalf("deputy exited early: %v\n%s", waitErr, log.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("no curl and listening lines within 20s")
+	}
+	if !strings.HasPrefix(f.url, f.base+"/") {
+		t.Errorf("curl URL %s is not on %s", f.url, f.base)
+	}
+
+	res, err := http.Post(f.url, "application/json", strings.NewReader(f.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	checkDelegated(t, reply{status: res.StatusCode, header: res.Header, body: b})
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", waitErr, log.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit within 15s of SIGTERM")
+	}
+	if !strings.Contains(log.String(), "deputy: stopped") {
+		t.Errorf("no clean stop in the log:\n%s", log.String())
+	}
+}

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/deputyauth/deputy/engine"
+	"github.com/deputyauth/deputy/store"
+)
+
+// serverConfig is everything newServer needs: a checked configuration plus
+// the process-level pieces a test wants to replace.
+type serverConfig struct {
+	hostConfig
+	// Logger receives the access log and the engine's events. nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the engine and the rate limiter. nil means time.Now.
+	Now func() time.Time
+}
+
+// server is the HTTP face of one engine.Exchanger. It holds no per-request
+// state; Handler is safe for concurrent use.
+type server struct {
+	x       *engine.Exchanger
+	clients store.ClientStore
+	keys    store.KeyStore
+	log     *slog.Logger
+	cors    map[string]bool // allowed origins; empty: no CORS headers at all
+	limiter *limiter        // nil: no rate limit
+	now     func() time.Time
+	handler http.Handler
+}
+
+// Paths served.
+const (
+	pathDelegation = "/delegation"
+	pathToken      = "/oauth/token"
+	pathJWKS       = "/.well-known/jwks.json"
+	pathHealth     = "/healthz"
+)
+
+// newServer builds the engine from cfg and the handler around it.
+func newServer(cfg serverConfig) (*server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("serve: no store")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// Every record logged with a request's context carries its id,
+	// including the engine's events.
+	logger = slog.New(requestIDHandler{logger.Handler()})
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ecfg := engine.Config{
+		Issuer:     cfg.Issuer,
+		Clients:    cfg.Store,
+		Keys:       cfg.Store,
+		Lifetime:   cfg.Lifetime,
+		ClockSkew:  cfg.ClockSkew,
+		Now:        cfg.Now,
+		OnExchange: engine.SlogHook(logger),
+	}
+	if cfg.Replay {
+		ecfg.Replay = cfg.Store
+	}
+	x, err := engine.New(ecfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{
+		x:       x,
+		clients: cfg.Store,
+		keys:    cfg.Store,
+		log:     logger,
+		cors:    make(map[string]bool),
+		now:     now,
+	}
+	for _, o := range cfg.CORSOrigins {
+		s.cors[o] = true
+	}
+	if cfg.RateLimit.enabled() {
+		s.limiter = newLimiter(cfg.RateLimit)
+	}
+	mux := http.NewServeMux()
+	// The seed's endpoint takes JSON (the Node SDK) and form bodies
+	// (auth0-js); RFC 6749's token endpoint takes form bodies only, with
+	// optional HTTP Basic client authentication (§2.3.1).
+	mux.Handle(pathDelegation, s.tokenEndpoint(endpoint{json: true}))
+	mux.Handle(pathToken, s.tokenEndpoint(endpoint{basicAuth: true}))
+	mux.HandleFunc(pathJWKS, s.serveJWKS)
+	mux.HandleFunc(pathHealth, serveHealth)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, &engine.Error{Code: "not_found", Description: "no such endpoint"})
+	})
+	s.handler = s.withRequestInfo(s.withCORS(mux))
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every endpoint.
+func (s *server) Handler() http.Handler { return s.handler }
+
+// requestInfo is what the access log learns about a request as it is
+// handled. The handler goroutine writes it and the access log reads it
+// after the handler returns, so it needs no lock.
+type requestInfo struct {
+	id       string
+	clientID string // as requested, once the body is parsed
+}
+
+type requestInfoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+// requestIDHandler adds the request id found in the context to every
+// record, so that engine events and the access log can be joined.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if info := infoFrom(ctx); info != nil {
+		r.AddAttrs(slog.String("request_id", info.id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
+
+// saneRequestID reports whether an incoming X-Request-Id can be trusted to
+// appear in logs and headers: short, and made of unreserved characters.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter records the status and size of a response for the access
+// log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withRequestInfo assigns the request id, recovers panics, and writes one
+// access log record per request. It logs no body, query or header value:
+// those carry tokens and secrets.
+func (s *server) withRequestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !saneRequestID(id) {
+			id = rand.Text()
+		}
+		info := &requestInfo{id: id}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(ctx, "deputy: panic serving request", "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					writeError(sw, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "internal error"})
+				}
+			}
+			s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", sw.status),
+				slog.Int("bytes", sw.bytes),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("client_id", info.clientID),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(sw, r.WithContext(ctx))
+	})
+}
+
+// CORS answers. Allow-Headers covers what auth0-js sends besides
+// Content-Type; no credentials are involved, so none are allowed.
+const (
+	corsAllowMethods  = "POST"
+	corsAllowHeaders  = "Content-Type, Auth0-Client"
+	corsExposeHeaders = "X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After"
+	corsMaxAge        = "600"
+)
+
+// withCORS lets the configured browser origins call deputy. An allowed
+// Origin gets Access-Control-Allow-Origin on every answer, errors included,
+// so that the browser lets the page read the error; a preflight to a token
+// endpoint gets 204. Other origins get no CORS headers; Vary: Origin is set
+// on every answer so that caches keep them apart.
+func (s *server) withCORS(next http.Handler) http.Handler {
+	if len(s.cors) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		origin := r.Header.Get("Origin")
+		if !s.cors[origin] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" &&
+			(r.URL.Path == pathDelegation || r.URL.Path == pathToken) {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Max-Age", corsMaxAge)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveJWKS publishes the public halves of the key store's keys.
+func (s *server) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, &engine.Error{Code: engine.CodeInvalidRequest, Description: "method not allowed; use GET"})
+		return
+	}
+	keys, err := s.keys.VerificationKeys(r.Context(), "")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.ErrorContext(r.Context(), "deputy: key store failed", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "key store failed"})
+		return
+	}
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	for _, k := range keys {
+		// The KeyStore contract promises public halves; taking Public()
+		// again costs nothing and keeps a faulty store from leaking.
+		if pub := k.Public(); pub.Valid() {
+			set.Keys = append(set.Keys, pub)
+		}
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "cannot encode keys"})
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
+
+// serveHealth answers liveness probes.
+func serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, &engine.Error{Code: engine.CodeInvalidRequest, Description: "method not allowed; use GET"})
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write([]byte("ok\n"))
+}
+
+// writeJSON writes a token endpoint answer: never cached (RFC 6749 §5.1).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(&engine.Error{Code: engine.CodeServerError, Description: "cannot encode response"})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// writeError writes an RFC 6749 §5.2 error body. The engine's Error
+// marshals to {"error","error_description"} without its cause.
+func writeError(w http.ResponseWriter, status int, e *engine.Error) {
+	writeJSON(w, status, e)
+}
