@@ -5,13 +5,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/deputyauth/deputy/store"
 )
@@ -22,14 +19,14 @@ type signerKey struct {
 	alg, typ, client, kid string
 }
 
-// cachedSigner is a prepared go-jose signer and the key material it was
-// made from. A cache hit is used only if the store still hands out that
+// cachedSigner is a prepared signer and the key material it was made
+// from. A cache hit is used only if the store still hands out that
 // same material under that name, so a replaced or removed key is never used
 // to sign: the store is asked on every exchange, the cache only saves
 // preparing the signer.
 type cachedSigner struct {
 	key    any // []byte secret, or the private key as the store returned it
-	signer jose.Signer
+	signer *jwsSigner
 }
 
 // signerCacheMax bounds the signer cache; it is emptied when full, which
@@ -41,7 +38,7 @@ type signerCache struct {
 	m  map[signerKey]*cachedSigner
 }
 
-func (c *signerCache) get(k signerKey, key any) jose.Signer {
+func (c *signerCache) get(k signerKey, key any) *jwsSigner {
 	c.mu.RLock()
 	e := c.m[k]
 	c.mu.RUnlock()
@@ -51,7 +48,7 @@ func (c *signerCache) get(k signerKey, key any) jose.Signer {
 	return nil
 }
 
-func (c *signerCache) put(k signerKey, key any, s jose.Signer) {
+func (c *signerCache) put(k signerKey, key any, s *jwsSigner) {
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= signerCacheMax {
 		c.m = make(map[signerKey]*cachedSigner)
@@ -81,7 +78,7 @@ func sameKey(a, b any) bool {
 
 // signer returns a prepared signer for the target's current key and that
 // key's kid. Tokens carry typ.
-func (x *Exchanger) signer(ctx context.Context, target *store.Client, typ string, now time.Time) (jose.Signer, *Error) {
+func (x *Exchanger) signer(ctx context.Context, target *store.Client, typ string, now time.Time) (*jwsSigner, *Error) {
 	alg := target.SigningAlg
 	var (
 		name signerKey
@@ -116,8 +113,7 @@ func (x *Exchanger) signer(ctx context.Context, target *store.Client, typ string
 	if s := x.signers.get(name, key); s != nil {
 		return s, nil
 	}
-	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", name.kid)
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
+	s, err := newJWSSigner(alg, name.kid, typ, key)
 	if err != nil {
 		return nil, serverError("cannot prepare signer", err)
 	}
@@ -131,7 +127,7 @@ func newJTI() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return b64.EncodeToString(b[:]), nil
 }
 
 // mintJWT signs the token for g with header typ: the registered claims the
@@ -166,13 +162,9 @@ func (x *Exchanger) mintJWT(ctx context.Context, g *Grant, typ string) (token, j
 		return "", "", serverError("cannot encode claims", merr)
 	}
 	payload = append(payload, '}')
-	jws, serr := signer.Sign(payload)
+	token, serr := signer.Sign(payload)
 	if serr != nil {
 		return "", "", serverError("cannot sign", serr)
-	}
-	token, serr = jws.CompactSerialize()
-	if serr != nil {
-		return "", "", serverError("cannot serialize", serr)
 	}
 	return token, jti, nil
 }

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+)
+
+var b64 = base64.RawURLEncoding
+
+// jwsSigner signs compact JWS (RFC 7515 §7.1) with one key. Its protected
+// header never changes, so it is serialized and encoded once; a signature
+// costs the payload's encoding and the cryptography. Tokens are verified
+// with go-jose (tests do so for every algorithm); only signing, where deputy
+// chooses every input, is done here.
+type jwsSigner struct {
+	prefix []byte                             // base64url(header) "."
+	sigLen int                                // signature size in bytes
+	sign   func(input []byte) ([]byte, error) // signature over header.payload
+}
+
+// newJWSSigner prepares a signer for alg with key, whose header names kid
+// and typ. The key's type must fit alg.
+func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
+	s := &jwsSigner{}
+	hdr := append([]byte(`{"alg":`), `"`+alg+`"`...)
+	hdr = append(hdr, `,"kid":`...)
+	hdr = appendJSONString(hdr, kid)
+	hdr = append(hdr, `,"typ":`...)
+	hdr = appendJSONString(hdr, typ)
+	hdr = append(hdr, '}')
+	s.prefix = append(b64.AppendEncode(nil, hdr), '.')
+
+	h, ok := algHash[alg]
+	if !ok && alg != "EdDSA" {
+		return nil, fmt.Errorf("engine: cannot sign with %q", alg)
+	}
+	mismatch := fmt.Errorf("engine: key of type %T cannot sign %s", key, alg)
+	switch alg[:2] {
+	case "HS":
+		secret, ok := key.([]byte)
+		if !ok || len(secret) < h.Size() {
+			return nil, mismatch
+		}
+		pool := &sync.Pool{New: func() any { return hmac.New(h.New, secret) }}
+		s.sigLen = h.Size()
+		s.sign = func(in []byte) ([]byte, error) {
+			m := pool.Get().(hash.Hash)
+			m.Reset()
+			m.Write(in)
+			sig := m.Sum(make([]byte, 0, h.Size()))
+			pool.Put(m)
+			return sig, nil
+		}
+	case "RS", "PS":
+		k, ok := key.(*rsa.PrivateKey)
+		if !ok || k.N.BitLen() < 2048 {
+			return nil, mismatch
+		}
+		s.sigLen = k.Size()
+		pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+		s.sign = func(in []byte) ([]byte, error) {
+			d := digest(h, in)
+			if alg[0] == 'P' {
+				return rsa.SignPSS(rand.Reader, k, h, d, pss)
+			}
+			return rsa.SignPKCS1v15(nil, k, h, d)
+		}
+	case "ES":
+		k, ok := key.(*ecdsa.PrivateKey)
+		if !ok || k.Curve.Params().BitSize != ecBits[alg] {
+			return nil, mismatch
+		}
+		size := (ecBits[alg] + 7) / 8
+		s.sigLen = 2 * size
+		s.sign = func(in []byte) ([]byte, error) {
+			r, ss, err := ecdsa.Sign(rand.Reader, k, digest(h, in))
+			if err != nil {
+				return nil, err
+			}
+			// RFC 7518 §3.4: R and S as fixed-size big-endian integers.
+			sig := make([]byte, 2*size)
+			r.FillBytes(sig[:size])
+			ss.FillBytes(sig[size:])
+			return sig, nil
+		}
+	case "Ed":
+		k, ok := key.(ed25519.PrivateKey)
+		if !ok || len(k) != ed25519.PrivateKeySize {
+			return nil, mismatch
+		}
+		s.sigLen = ed25519.SignatureSize
+		s.sign = func(in []byte) ([]byte, error) { return ed25519.Sign(k, in), nil }
+	default:
+		return nil, errors.New("engine: unknown algorithm family")
+	}
+	return s, nil
+}
+
+var algHash = map[string]crypto.Hash{
+	"HS256": crypto.SHA256, "HS384": crypto.SHA384, "HS512": crypto.SHA512,
+	"RS256": crypto.SHA256, "RS384": crypto.SHA384, "RS512": crypto.SHA512,
+	"PS256": crypto.SHA256, "PS384": crypto.SHA384, "PS512": crypto.SHA512,
+	"ES256": crypto.SHA256, "ES384": crypto.SHA384, "ES512": crypto.SHA512,
+}
+
+var ecBits = map[string]int{"ES256": 256, "ES384": 384, "ES512": 521}
+
+// digest hashes in without allocating a hash state.
+func digest(h crypto.Hash, in []byte) []byte {
+	switch h {
+	case crypto.SHA256:
+		d := sha256.Sum256(in)
+		return d[:]
+	case crypto.SHA384:
+		d := sha512.Sum384(in)
+		return d[:]
+	default:
+		d := sha512.Sum512(in)
+		return d[:]
+	}
+}
+
+// Sign returns the compact JWS of payload.
+func (s *jwsSigner) Sign(payload []byte) (string, error) {
+	n := len(s.prefix) + b64.EncodedLen(len(payload))
+	buf := make([]byte, n, n+1+b64.EncodedLen(s.sigLen))
+	copy(buf, s.prefix)
+	b64.Encode(buf[len(s.prefix):], payload)
+	sig, err := s.sign(buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
