@@ -76,4 +76,3 @@ func jsonString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
-

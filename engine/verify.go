@@ -114,53 +114,46 @@ func checkHeader(h *jose.Header, wantTyp string) *Error {
 
 // verifySignature verifies jws with the client's key material only: its
 // unexpired secrets for HS*, the KeyStore's keys declared for its algorithm
-// otherwise. A kid, when present, must name one of them.
+// otherwise. A kid, when present, must name one of them; without one, each
+// candidate is tried.
 func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignature, kid string, client *store.Client, now time.Time) ([]byte, *Error) {
-	var lastErr error
+	var buf [4]any
+	candidates := buf[:0]
 	if store.IsHMAC(client.SigningAlg) {
-		tried := false
 		for i := range client.Secrets {
-			s := &client.Secrets[i]
-			if !s.Active(now) || (kid != "" && s.ID != kid) {
-				continue
+			if s := &client.Secrets[i]; s.Active(now) && (kid == "" || s.ID == kid) {
+				candidates = append(candidates, s.Value)
 			}
-			tried = true
-			payload, err := jws.Verify(s.Value)
-			if err == nil {
-				return payload, nil
+		}
+	} else {
+		if x.cfg.Keys == nil {
+			return nil, serverError("no key store configured for asymmetric algorithms", nil)
+		}
+		keys, err := x.cfg.Keys.VerificationKeys(ctx, kid)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, grantErr("token key not known for the client", err)
+		case err != nil:
+			return nil, serverError("key store failed", err)
+		}
+		for i := range keys {
+			// A key verifies only the algorithm it declares (go-jose
+			// would let an RSA key verify any RS* or PS* token).
+			if k := &keys[i]; k.Algorithm == client.SigningAlg && (kid == "" || k.KeyID == kid) && k.IsPublic() {
+				candidates = append(candidates, k.Key)
 			}
-			lastErr = err
 		}
-		if !tried {
-			return nil, grantErr("token key not known for the client", nil)
-		}
-		return nil, grantErr("token signature is invalid", lastErr)
 	}
-	if x.cfg.Keys == nil {
-		return nil, serverError("no key store configured for asymmetric algorithms", nil)
+	if len(candidates) == 0 {
+		return nil, grantErr("token key not known for the client", nil)
 	}
-	keys, err := x.cfg.Keys.VerificationKeys(ctx, kid)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, grantErr("token key not known for the client", err)
-	}
-	if err != nil {
-		return nil, serverError("key store failed", err)
-	}
-	tried := false
-	for i := range keys {
-		k := &keys[i]
-		if k.Algorithm != client.SigningAlg || (kid != "" && k.KeyID != kid) || !k.IsPublic() {
-			continue
-		}
-		tried = true
-		payload, err := jws.Verify(k.Key)
+	var lastErr error
+	for _, key := range candidates {
+		payload, err := jws.Verify(key)
 		if err == nil {
 			return payload, nil
 		}
 		lastErr = err
-	}
-	if !tried {
-		return nil, grantErr("token key not known for the client", nil)
 	}
 	return nil, grantErr("token signature is invalid", lastErr)
 }
