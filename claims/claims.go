@@ -78,6 +78,7 @@ type Error struct {
 	Err    error  // ErrMissing or ErrInvalid
 }
 
+// Error names the claim and what is wrong, never the claim's value.
 func (e *Error) Error() string {
 	if e.Reason == "" {
 		return fmt.Sprintf("%v: %q", e.Err, e.Claim)

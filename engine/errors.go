@@ -73,8 +73,9 @@ func (e *Error) HTTPStatus() int {
 }
 
 // MarshalJSON writes the RFC 6749 §5.2 error body:
-// {"error":…,"error_description":…}. The cause is left out.
-func (e *Error) MarshalJSON() ([]byte, error) {
+// {"error":…,"error_description":…}. The cause is left out. Its receiver
+// is a value so that an Error marshals the same way by value or pointer.
+func (e Error) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`

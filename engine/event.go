@@ -72,11 +72,21 @@ func SlogHook(l *slog.Logger) func(context.Context, Event) {
 		if e.Err != nil {
 			attrs = append(attrs, slog.String("error", e.Err.Error()))
 			if cause := unwrapCause(e.Err); cause != nil {
-				attrs = append(attrs, slog.String("cause", cause.Error()))
+				attrs = append(attrs, slog.String("cause", clipCause(cause.Error())))
 			}
 		}
 		l.LogAttrs(ctx, level, "deputy exchange", attrs...)
 	}
+}
+
+// clipCause bounds a cause's text in logs: causes come from go-jose and the
+// stores, which may quote what a request sent.
+func clipCause(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
 }
 
 func unwrapCause(err error) error {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/deputyauth/deputy/claims"
 	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
@@ -40,7 +39,8 @@ type exchange struct {
 // Exchange decides req and, when every check passes, mints the token. A
 // refusal or failure is an *Error and comes with no Response; no path
 // returns a token after any check failed or errored. A panic in a store or
-// Minter is recovered as server_error.
+// Minter is recovered as server_error; Config.Now and Config.OnExchange are
+// the host's own and are not guarded.
 func (x *Exchanger) Exchange(ctx context.Context, req *Request) (res *Response, err error) {
 	e := exchange{req: req, now: x.cfg.Now()}
 	var start time.Time
@@ -72,9 +72,8 @@ type dialect struct {
 	// check refuses a request of the wrong shape (invalid_request).
 	check func(x *Exchanger, req *Request) *Error
 	// source verifies the presented token(s) for the authenticated
-	// requester. A non-nil scope bounds the granted scope (a refresh
-	// grant's).
-	source func(x *Exchanger, ctx context.Context, e *exchange) (*verified, scope.Set, *Error)
+	// requester.
+	source func(x *Exchanger, ctx context.Context, e *exchange) (*verified, *Error)
 	// target names the client the token is for.
 	target func(req *Request) string
 	// typ is the typ header of the minted token.
@@ -118,7 +117,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if !slices.Contains(e.requester.Grants, req.GrantType) {
 		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)
 	}
-	src, bound, err := d.source(x, ctx, e)
+	src, err := d.source(x, ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +129,12 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.granted, err = x.decideScope(req.Scope, e.target, bound, src.claims); err != nil {
+	if e.granted, err = x.decideScope(req.Scope, e.target, src); err != nil {
 		return nil, err
 	}
 	lifetime := x.cfg.Lifetime
-	if e.target.Lifetime > 0 {
-		lifetime = e.target.Lifetime.Truncate(time.Second)
+	if lt := e.target.Lifetime.Truncate(time.Second); lt > 0 {
+		lifetime = lt
 	}
 	g := &Grant{
 		Subject:   src.subject,
@@ -148,6 +147,14 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		Settings:  settings,
 		Request:   req,
 	}
+	var signer *jwsSigner
+	if minter == nil {
+		// Resolved before one-time use: a target without a usable key must
+		// not burn the source token.
+		if signer, err = x.signer(ctx, e.target, d.typ, g.IssuedAt); err != nil {
+			return nil, err
+		}
+	}
 	// One-time use is decided last, so that a refused request never burns
 	// a good token.
 	if err := x.consume(ctx, e); err != nil {
@@ -155,7 +162,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	}
 	var res *Response
 	if minter == nil {
-		token, jti, err := x.mintJWT(ctx, g, d.typ)
+		token, jti, err := x.mintJWT(g, signer)
 		if err != nil {
 			return nil, err
 		}
@@ -231,48 +238,52 @@ func secretMatches(c *store.Client, presented string, now time.Time) bool {
 }
 
 // delegationSource verifies the delegation dialect's source: an id_token
-// issued to the requester, or a refresh token of the requester's. For a
-// refresh token it also returns the grant's scope, which bounds the result.
-func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verified, scope.Set, *Error) {
+// issued to the requester, or a refresh token of the requester's, whose
+// grant's scope then bounds the result.
+func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verified, *Error) {
 	req := e.req
+	token := req.IDToken
+	if token == "" {
+		token = req.RefreshToken
+	}
+	// The cap comes before hashing and parsing alike.
+	if len(token) > x.cfg.MaxTokenSize {
+		return nil, grantErr("token too large", nil)
+	}
 	if req.IDToken != "" {
 		if x.cfg.OnExchange != nil {
 			e.hash = sha256.Sum256([]byte(req.IDToken))
 		}
-		v, err := x.verifyJWS(ctx, req.IDToken, e.requester, "JWT", e.now)
-		return v, nil, err
-	}
-	if len(req.RefreshToken) > x.cfg.MaxTokenSize {
-		return nil, nil, grantErr("token too large", nil)
+		return x.verifyJWS(ctx, req.IDToken, e.requester, "JWT", e.now)
 	}
 	e.hash = sha256.Sum256([]byte(req.RefreshToken))
 	g, err := x.cfg.RefreshTokens.RefreshToken(ctx, e.hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, grantErr("refresh token not known", err)
+		return nil, grantErr("refresh token not known", err)
 	case err != nil:
-		return nil, nil, serverError("refresh token store failed", err)
+		return nil, serverError("refresh token store failed", err)
 	case g.ClientID != e.requester.ID:
-		return nil, nil, grantErr("refresh token not known", nil)
+		return nil, grantErr("refresh token not known", nil)
 	case g.Revoked:
-		return nil, nil, grantErr("refresh token revoked", nil)
+		return nil, grantErr("refresh token revoked", nil)
 	case !g.ExpiresAt.IsZero() && !e.now.Before(g.ExpiresAt):
-		return nil, nil, grantErr("refresh token expired", nil)
+		return nil, grantErr("refresh token expired", nil)
 	case g.Subject == "":
-		return nil, nil, serverError("refresh grant has no subject", nil)
+		return nil, serverError("refresh grant has no subject", nil)
 	}
-	grantScope, perr := scope.New(g.Scope...)
+	bound, perr := scope.New(g.Scope...)
 	if perr != nil {
-		return nil, nil, serverError("refresh grant scope is invalid", perr)
+		return nil, serverError("refresh grant scope is invalid", perr)
 	}
 	profile, err := x.cfg.Profiles.Profile(ctx, g.Subject)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, nil, grantErr("user not found", err)
+		return nil, grantErr("user not found", err)
 	case err != nil:
-		return nil, nil, serverError("profile store failed", err)
+		return nil, serverError("profile store failed", err)
 	}
-	return &verified{claims: profile, subject: g.Subject}, grantScope, nil
+	return &verified{claims: profile, subject: g.Subject, bounded: true, bound: bound}, nil
 }
 
 // authorizeTarget loads the target and checks that it lets the requester
@@ -317,17 +328,17 @@ func (x *Exchanger) minterFor(apiType string, target *store.Client) (Minter, []b
 }
 
 // decideScope settles the granted scope: openid required, every scope known
-// and allowed by the target (and within the refresh grant's scope, when
-// grantScope is not nil). passthrough asks for every scope the source's
-// claims support, silently leaving out those not allowed.
-func (x *Exchanger) decideScope(requested string, target *store.Client, grantScope scope.Set, src claims.Set) (scope.Set, *Error) {
+// and allowed by the target, and within the source's bound when it has one.
+// passthrough asks for every scope the source's claims support, silently
+// leaving out those not allowed.
+func (x *Exchanger) decideScope(requested string, target *store.Client, src *verified) (scope.Set, *Error) {
 	allowed := func(t string) bool {
 		return (len(target.Scopes) == 0 || slices.Contains(target.Scopes, t)) &&
-			(grantScope == nil || grantScope.Has(t))
+			(!src.bounded || src.bound.Has(t))
 	}
 	if requested == passthrough {
 		var out scope.Set
-		for _, t := range x.cfg.Scopes.Covering(src) {
+		for _, t := range x.cfg.Scopes.Covering(src.claims) {
 			if t == scope.OpenID || allowed(t) {
 				out = append(out, t)
 			}

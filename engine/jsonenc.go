@@ -75,7 +75,7 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
+		if t == math.Trunc(t) && math.Abs(t) < 1e15 && !math.Signbit(t) {
 			return strconv.AppendInt(b, int64(t), 10), nil
 		}
 	}

@@ -130,13 +130,9 @@ func newJTI() (string, error) {
 	return b64.EncodeToString(b[:]), nil
 }
 
-// mintJWT signs the token for g with header typ: the registered claims the
+// mintJWT signs the token for g with signer: the registered claims the
 // engine owns, then g.Claims.
-func (x *Exchanger) mintJWT(ctx context.Context, g *Grant, typ string) (token, jti string, err *Error) {
-	signer, err := x.signer(ctx, g.Target, typ, g.IssuedAt)
-	if err != nil {
-		return "", "", err
-	}
+func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner) (token, jti string, err *Error) {
 	jti, rerr := newJTI()
 	if rerr != nil {
 		return "", "", serverError("no randomness for jti", rerr)
@@ -172,14 +168,17 @@ func (x *Exchanger) mintJWT(ctx context.Context, g *Grant, typ string) (token, j
 // errMinterWidened is the cause when a Minter answers beyond its grant.
 var errMinterWidened = errors.New("engine: minter returned a lifetime beyond its grant")
 
-// mintWith runs an add-on minter on a private copy of g and checks what it
-// returns.
+// mintWith runs an add-on minter on a private copy of g, without the
+// caller's credentials, and checks what it returns.
 func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Response, err *Error) {
 	cp := *g
+	cp.Requester = g.Requester.Clone()
+	cp.Target = g.Target.Clone()
 	cp.Scope = append([]string(nil), g.Scope...)
 	cp.Claims = g.Claims.Clone()
 	cp.Settings = append([]byte(nil), g.Settings...)
 	req := *g.Request
+	req.ClientSecret, req.IDToken, req.RefreshToken, req.SubjectToken, req.ActorToken = "", "", "", "", ""
 	req.Audience = append([]string(nil), req.Audience...)
 	req.Resource = append([]string(nil), req.Resource...)
 	req.Extra = cloneStrings(req.Extra)
@@ -187,13 +186,24 @@ func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Resp
 	out, merr := m.Mint(ctx, &cp)
 	switch {
 	case merr != nil:
-		return nil, serverError("minter failed", merr)
+		return nil, serverError("minter failed", opaqueCause(merr))
 	case out == nil:
 		return nil, serverError("minter returned nothing", nil)
 	case out.ExpiresIn > int64(g.Lifetime/time.Second) || out.ExpiresIn < 0:
 		return nil, serverError("minter failed", errMinterWidened)
 	}
 	return out, nil
+}
+
+// opaqueCause hides an *Error returned by a Minter behind its text, so
+// that errors.Is(err, ErrInvalidClient) cannot hold for what is a
+// server_error: a code is matched only at the top of the chain.
+func opaqueCause(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return errors.New("minter: " + err.Error())
+	}
+	return err
 }
 
 func cloneStrings(m map[string]string) map[string]string {

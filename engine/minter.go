@@ -10,10 +10,11 @@ import (
 )
 
 // Minter mints the token for one api_type once the engine has verified
-// everything. It receives a Grant that is its own copy: changing it changes
-// nothing the engine decided. The engine refuses a Response whose ExpiresIn
-// exceeds the Grant's Lifetime, and sets Scope itself, so a Minter cannot
-// widen what it is given.
+// everything. It receives a Grant that is its own deep copy — clients,
+// claims and request included, with the presented tokens and client secret
+// blanked — so changing it changes nothing the engine or its stores hold.
+// The engine refuses a Response whose ExpiresIn exceeds the Grant's
+// Lifetime and clears its Scope, so a Minter cannot widen what it is given.
 //
 // Mint must be safe for concurrent use. An error or a panic is answered
 // with server_error and no token; when Replay is set, the source token's jti
@@ -33,7 +34,7 @@ type Grant struct {
 	// Subject is the user (sub).
 	Subject string
 	// Requester is the client that asked; Target the client the token is
-	// for. Both are store snapshots: do not modify them.
+	// for.
 	Requester *store.Client
 	Target    *store.Client
 	// Scope is the granted scope, canonical order.
@@ -45,6 +46,7 @@ type Grant struct {
 	Lifetime time.Duration
 	// Settings is the target's APITypes entry for this api_type.
 	Settings json.RawMessage
-	// Request is a copy of the request.
+	// Request is the request. A Minter's copy has ClientSecret and the
+	// presented tokens blanked.
 	Request *Request
 }

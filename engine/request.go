@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	josejson "github.com/go-jose/go-jose/v4/json"
 )
@@ -128,7 +129,8 @@ func ParseRequest(form url.Values) (*Request, error) {
 }
 
 // ParseJSON builds a Request from a JSON object body, the seed's wire format
-// for POST /delegation. Duplicate keys, a body that is not one JSON object,
+// for POST /delegation. Duplicate keys, a body that is not one UTF-8 JSON
+// object,
 // and a known parameter that is not a string (audience and resource: a
 // string or an array of strings) are invalid_request. null counts as not
 // sent. Unknown string parameters are kept in Extra; unknown parameters of
@@ -138,6 +140,11 @@ func ParseJSON(body []byte) (*Request, error) {
 		return nil, invalidRequest("request too large", nil)
 	}
 	body = bytes.TrimSpace(body)
+	if !utf8.Valid(body) {
+		// go-jose's json would turn bad bytes into U+FFFD, changing a
+		// secret or token silently.
+		return nil, invalidRequest("request body is not UTF-8", nil)
+	}
 	if len(body) == 0 || body[0] != '{' {
 		return nil, invalidRequest("request body is not a JSON object", nil)
 	}
@@ -239,8 +246,9 @@ var responseFields = map[string]bool{
 }
 
 // MarshalJSON writes the wire form: the set fields in a fixed order, then
-// Extra's keys in sorted order.
-func (r *Response) MarshalJSON() ([]byte, error) {
+// Extra's keys in sorted order. Its receiver is a value so that a Response
+// marshals the same way by value or pointer.
+func (r Response) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 64+len(r.IDToken)+len(r.AccessToken))
 	b = append(b, '{')
 	str := func(k, v string) {

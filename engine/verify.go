@@ -12,6 +12,7 @@ import (
 	josejson "github.com/go-jose/go-jose/v4/json"
 
 	"github.com/deputyauth/deputy/claims"
+	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
 
@@ -47,6 +48,11 @@ type verified struct {
 	subject string
 	jti     string    // "" when absent
 	expiry  time.Time // zero for refresh tokens
+	// bounded is set when the source limits the scope it can be traded
+	// for (a refresh grant's scope): then only scopes in bound may be
+	// granted, and an empty bound grants nothing.
+	bounded bool
+	bound   scope.Set
 }
 
 func grantErr(desc string, cause error) *Error { return newError(CodeInvalidGrant, desc, cause) }
@@ -105,6 +111,11 @@ func checkHeader(h *jose.Header, wantTyp string) *Error {
 	}
 	if v, ok := h.ExtraHeaders[jose.HeaderType]; ok {
 		typ, _ := v.(string)
+		// RFC 7515 §4.1.9: "application/" may be omitted, so both forms
+		// name the same type.
+		if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+			typ = typ[len("application/"):]
+		}
 		if !strings.EqualFold(typ, wantTyp) {
 			return grantErr("token type not accepted here", nil)
 		}
@@ -112,10 +123,14 @@ func checkHeader(h *jose.Header, wantTyp string) *Error {
 	return nil
 }
 
+// maxUnnamedKeys bounds the keys tried for a token without kid: enough for
+// a rotation's overlap, too few to make a refused token expensive.
+const maxUnnamedKeys = 3
+
 // verifySignature verifies jws with the client's key material only: its
 // unexpired secrets for HS*, the KeyStore's keys declared for its algorithm
 // otherwise. A kid, when present, must name one of them; without one, each
-// candidate is tried.
+// candidate is tried, if there are at most maxUnnamedKeys.
 func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignature, kid string, client *store.Client, now time.Time) ([]byte, *Error) {
 	var buf [4]any
 	candidates := buf[:0]
@@ -144,8 +159,12 @@ func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignat
 			}
 		}
 	}
-	if len(candidates) == 0 {
+	switch {
+	case len(candidates) == 0:
 		return nil, grantErr("token key not known for the client", nil)
+	case kid == "" && len(candidates) > maxUnnamedKeys:
+		// Each try costs a signature check; anyone can send a token.
+		return nil, grantErr("token must name its key (kid)", nil)
 	}
 	var lastErr error
 	for _, key := range candidates {

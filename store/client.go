@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 )
@@ -33,10 +35,11 @@ func IsAsymmetric(alg string) bool { return asymmetricAlgs[alg] }
 var ErrInvalidClient = errors.New("store: invalid client")
 
 // Validate refuses a client record the engine could not use safely: an
-// empty ID; an unknown algorithm or "none"; an HS* client without an
-// unexpired-or-not secret, or with a secret shorter than the hash output;
-// secrets with empty or duplicate IDs; empty entries in the lists. All
-// problems are reported at once; each wraps ErrInvalidClient.
+// empty ID or one that is not UTF-8; an unknown algorithm or "none"; an HS*
+// client without a secret, or with a secret shorter than the hash output; a
+// lifetime that is negative or not whole seconds; secrets with empty,
+// duplicate or non-UTF-8 IDs; empty entries in the lists. All problems are
+// reported at once; each wraps ErrInvalidClient.
 func (c *Client) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -45,8 +48,11 @@ func (c *Client) Validate() error {
 	if c.ID == "" {
 		bad("empty ID")
 	}
-	if c.Lifetime < 0 {
-		bad("negative lifetime")
+	if !utf8.ValidString(c.ID) {
+		bad("ID is not UTF-8")
+	}
+	if c.Lifetime < 0 || c.Lifetime%time.Second != 0 {
+		bad("lifetime must be whole seconds, not negative")
 	}
 	switch {
 	case IsHMAC(c.SigningAlg):
@@ -65,6 +71,8 @@ func (c *Client) Validate() error {
 			bad("secret %d has no ID", i)
 		case seen[s.ID]:
 			bad("duplicate secret ID %q", s.ID)
+		case !utf8.ValidString(s.ID):
+			bad("secret %d ID is not UTF-8", i)
 		}
 		seen[s.ID] = true
 		if n := hmacSizes[c.SigningAlg]; len(s.Value) < n {
@@ -92,8 +100,8 @@ func (c *Client) Validate() error {
 	return errors.Join(errs...)
 }
 
-// clone returns a deep copy of c.
-func (c *Client) clone() *Client {
+// Clone returns a deep copy of c: no slice or map is shared with c.
+func (c *Client) Clone() *Client {
 	out := *c
 	out.Secrets = slices.Clone(c.Secrets)
 	for i := range out.Secrets {
@@ -122,8 +130,8 @@ func ValidateKey(k *jose.JSONWebKey) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidKey, k.KeyID}, a...)...)
 	}
-	if k.KeyID == "" {
-		return bad("no kid")
+	if k.KeyID == "" || !utf8.ValidString(k.KeyID) {
+		return bad("kid empty or not UTF-8")
 	}
 	if !IsAsymmetric(k.Algorithm) {
 		return bad("algorithm %q is not a supported asymmetric algorithm", k.Algorithm)

@@ -28,6 +28,7 @@ type Memory struct {
 
 	keysMu  sync.RWMutex
 	keys    []memKey                    // oldest first
+	retired map[string]bool             // kids removed: never reused
 	signing map[string]*jose.JSONWebKey // alg → newest private key
 	byKID   map[string][]jose.JSONWebKey
 	public  []jose.JSONWebKey // every public half, oldest first
@@ -63,7 +64,13 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
+// notFound names what was missed. The id comes from the caller (a client_id
+// is whatever a request said), so only a short prefix of it is quoted.
 func notFound(what, id string) error {
+	const max = 64
+	if len(id) > max {
+		id = id[:max] + "…"
+	}
 	return fmt.Errorf("%w: %s %q", ErrNotFound, what, id)
 }
 
@@ -73,7 +80,7 @@ func (m *Memory) PutClient(c Client) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	cp := c.clone()
+	cp := c.Clone()
 	m.mu.Lock()
 	m.clients[c.ID] = cp
 	m.mu.Unlock()
@@ -193,8 +200,8 @@ func (m *Memory) Use(ctx context.Context, id string, ttl time.Duration) (bool, e
 
 // AddKey validates k (ValidateKey) and adds it. A private key becomes the
 // signing key of its algorithm, being the newest; every key, private or
-// public-only, verifies by its kid until RemoveKey. A kid already present is
-// refused: an ID names one key material forever.
+// public-only, verifies by its kid until RemoveKey. A kid already present,
+// or removed before, is refused: an ID names one key material forever.
 func (m *Memory) AddKey(k jose.JSONWebKey) error {
 	if err := ValidateKey(&k); err != nil {
 		return err
@@ -206,8 +213,8 @@ func (m *Memory) AddKey(k jose.JSONWebKey) error {
 	}
 	m.keysMu.Lock()
 	defer m.keysMu.Unlock()
-	if _, dup := m.byKID[k.KeyID]; dup {
-		return fmt.Errorf("%w %q: kid already present", ErrInvalidKey, k.KeyID)
+	if _, dup := m.byKID[k.KeyID]; dup || m.retired[k.KeyID] {
+		return fmt.Errorf("%w %q: kid already used", ErrInvalidKey, k.KeyID)
 	}
 	m.keys = append(slices.Clip(m.keys), mk)
 	m.rebuildKeys()
@@ -220,7 +227,14 @@ func (m *Memory) AddKey(k jose.JSONWebKey) error {
 func (m *Memory) RemoveKey(kid string) {
 	m.keysMu.Lock()
 	defer m.keysMu.Unlock()
+	n := len(m.keys)
 	m.keys = slices.DeleteFunc(slices.Clone(m.keys), func(k memKey) bool { return k.public.KeyID == kid })
+	if len(m.keys) < n {
+		if m.retired == nil {
+			m.retired = make(map[string]bool)
+		}
+		m.retired[kid] = true
+	}
 	m.rebuildKeys()
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,6 +109,10 @@ func TestMemoryPutClientRefusesInvalid(t *testing.T) {
 			c.Secrets = []store.Secret{secret("s", 0)}
 		}},
 		{"negative lifetime", func(c *store.Client) { c.Lifetime = -time.Second }},
+		{"sub-second lifetime", func(c *store.Client) { c.Lifetime = 500 * time.Millisecond }},
+		{"fractional lifetime", func(c *store.Client) { c.Lifetime = 1500 * time.Millisecond }},
+		{"ID not UTF-8", func(c *store.Client) { c.ID = "app\xff" }},
+		{"secret ID not UTF-8", func(c *store.Client) { c.Secrets = []store.Secret{secret("s\xff", 32)} }},
 		{"empty scope", func(c *store.Client) { c.Scopes = []string{"openid", ""} }},
 		{"api type settings not JSON", func(c *store.Client) { c.APITypes = map[string]json.RawMessage{"firebase": json.RawMessage("{")} }},
 	}
@@ -303,5 +308,36 @@ func TestMemoryLookupsDoNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { lookup() }); n != 0 {
 			t.Errorf("%s allocates %v times per call, want 0", name, n)
 		}
+	}
+}
+
+// A removed kid is never accepted again: an ID names one key material
+// forever, and relying parties may cache keys by kid.
+func TestMemoryRemovedKIDNotReused(t *testing.T) {
+	t.Parallel()
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	m := store.NewMemory()
+	if err := m.AddKey(jose.JSONWebKey{Key: k1, KeyID: "k", Algorithm: "ES256"}); err != nil {
+		t.Fatal(err)
+	}
+	m.RemoveKey("k")
+	if err := m.AddKey(jose.JSONWebKey{Key: k2, KeyID: "k", Algorithm: "ES256"}); !errors.Is(err, store.ErrInvalidKey) {
+		t.Errorf("AddKey of a removed kid = %v, want an error wrapping store.ErrInvalidKey", err)
+	}
+	m.RemoveKey("never-added") // removing an unknown kid retires nothing
+	if err := m.AddKey(jose.JSONWebKey{Key: k2, KeyID: "never-added", Algorithm: "ES256"}); err != nil {
+		t.Errorf("AddKey after removing an unknown kid: %v", err)
+	}
+}
+
+// A miss quotes only a short prefix of the id asked for, which may be a
+// token pasted by mistake.
+func TestMemoryMissDoesNotEchoLongIDs(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 1000)
+	_, err := store.NewMemory().Client(t.Context(), long)
+	if !errors.Is(err, store.ErrNotFound) || len(err.Error()) > 200 {
+		t.Errorf("miss error = %d bytes (%v), want ErrNotFound in under 200 bytes", len(err.Error()), errors.Is(err, store.ErrNotFound))
 	}
 }

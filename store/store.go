@@ -142,7 +142,9 @@ type RefreshGrant struct {
 	ClientID string
 	// Subject is the user.
 	Subject string
-	// Scope is the scope granted with the refresh token.
+	// Scope is the scope granted with the refresh token; it bounds every
+	// exchange of the token. Empty (nil or not) grants nothing, not even
+	// openid.
 	Scope []string
 	// ExpiresAt is when the grant ends; the zero time means never.
 	ExpiresAt time.Time
