@@ -139,7 +139,7 @@ func ParseJSON(body []byte) (*Request, error) {
 	if len(body) > MaxRequestSize {
 		return nil, invalidRequest("request too large", nil)
 	}
-	body = bytes.TrimSpace(body)
+	body = bytes.Trim(body, " \t\r\n") // JSON's whitespace only (RFC 8259 §2)
 	if !utf8.Valid(body) {
 		// go-jose's json would turn bad bytes into U+FFFD, changing a
 		// secret or token silently.

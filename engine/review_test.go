@@ -184,3 +184,39 @@ func TestParseJSONRefusesInvalidUTF8(t *testing.T) {
 	got, err := engine.ParseJSON([]byte("{\"client_secret\":\"\xff\xfe\"}"))
 	assertParseRefused(t, got, err, engine.CodeInvalidRequest)
 }
+
+func TestParseJSONOnlyJSONWhitespace(t *testing.T) {
+	for _, body := range []string{"\u00a0{\"client_id\":\"a\"}", "{\"client_id\":\"a\"}\u0085"} {
+		got, err := engine.ParseJSON([]byte(body))
+		assertParseRefused(t, got, err, engine.CodeInvalidRequest)
+	}
+	if _, err := engine.ParseJSON([]byte(" \t\r\n{\"client_id\":\"a\"}\n")); err != nil {
+		t.Errorf("JSON whitespace refused: %v", err)
+	}
+}
+
+// TestKIDNeverReachesStoreUnbounded: a kid with control characters or over
+// 256 bytes is refused before any KeyStore lookup.
+func TestKIDNeverReachesStoreUnbounded(t *testing.T) {
+	f := &fault{err: errBroken}
+	w := newWorld(t, func(c *engine.Config) { c.Keys = faultyKeys{c.Keys, f} })
+	for name, kid := range map[string]string{"NUL": "a\x00b", "newline": "a\nb", "long": strings.Repeat("k", 257)} {
+		t.Run(name, func(t *testing.T) {
+			k, _ := w.st.SigningKey(context.Background(), "RS256")
+			bad := *k
+			bad.KeyID = kid
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: bad}, (&jose.SignerOptions{}).WithType("JWT"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := json.Marshal(sourceClaims(func(c claims.Set) { c["aud"] = appRS }))
+			jws, _ := s.Sign(payload)
+			tok, _ := jws.CompactSerialize()
+			res, err := w.x.Exchange(context.Background(), delegation(appRS, tok, apiHS, ""))
+			assertRefused(t, res, err, engine.CodeInvalidGrant, tok)
+		})
+	}
+	if n := f.calls.Load(); n != 0 {
+		t.Errorf("the key store was asked %d times", n)
+	}
+}

@@ -18,6 +18,14 @@ import (
 
 var b64 = base64.RawURLEncoding
 
+// mintedHeader is a protected header parameter only deputy writes. It marks
+// a token as minted here, so that it is never taken as a source again: a
+// token minted for a client that may delegate to itself has exactly the
+// shape of that client's id_token, and without the mark could be renewed
+// forever. The target's signature covers it, so it cannot be stripped; a
+// relying party ignores it (RFC 7515 §4: unknown parameters not in crit).
+const mintedHeader = "deputy"
+
 // jwsSigner signs compact JWS (RFC 7515 §7.1) with one key. Its protected
 // header never changes, so it is serialized and encoded once; a signature
 // costs the payload's encoding and the cryptography. Tokens are verified
@@ -34,7 +42,7 @@ type jwsSigner struct {
 func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
 	s := &jwsSigner{}
 	hdr := append([]byte(`{"alg":`), `"`+alg+`"`...)
-	hdr = append(hdr, `,"kid":`...)
+	hdr = append(hdr, `,"`+mintedHeader+`":1,"kid":`...)
 	hdr = appendJSONString(hdr, kid)
 	hdr = append(hdr, `,"typ":`...)
 	hdr = appendJSONString(hdr, typ)

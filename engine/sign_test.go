@@ -56,7 +56,7 @@ func TestMintEveryAlgorithm(t *testing.T) {
 				t.Fatal(err)
 			}
 			h, _ := w.decode(t, res.IDToken, c.ID)
-			want := `{"alg":"` + alg + `","kid":` + jsonString(h.KeyID) + `,"typ":"JWT"}`
+			want := `{"alg":"` + alg + `","deputy":1,"kid":` + jsonString(h.KeyID) + `,"typ":"JWT"}`
 			if diff := cmp.Diff(want, string(raw)); diff != "" {
 				t.Errorf("header (-want +got):\n%s", diff)
 			}

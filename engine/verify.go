@@ -30,12 +30,13 @@ var algLists = func() map[string][]jose.SignatureAlgorithm {
 	return m
 }()
 
-// refusedHeaders are JOSE header parameters deputy never honours: key
-// references and embedded keys (a key is never taken from a token), crit
-// and b64 (RFC 7797 unencoded payloads, which go-jose would accept), cty
-// (nested JWTs) and JWE-only parameters.
+// refusedHeaders are JOSE header parameters deputy never honours: its own
+// mark on tokens it minted (they are never sources), key references and
+// embedded keys (a key is never taken from a token), crit and b64 (RFC 7797
+// unencoded payloads, which go-jose would accept), cty (nested JWTs) and
+// JWE-only parameters.
 var refusedHeaders = []jose.HeaderKey{
-	"jku", "x5u", "crit", "b64", "cty", "zip", "enc", "epk", "p2s", "p2c", "iv", "tag",
+	mintedHeader, "jku", "x5u", "crit", "b64", "cty", "zip", "enc", "epk", "p2s", "p2c", "iv", "tag",
 }
 
 // noRoots makes Header.Certificates fail fast without loading system roots:
@@ -83,6 +84,9 @@ func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.C
 	if err := checkHeader(h, wantTyp); err != nil {
 		return nil, err
 	}
+	if !validKID(h.KeyID) {
+		return nil, grantErr("token kid is not acceptable", nil)
+	}
 	payload, verr := x.verifySignature(ctx, jws, h.KeyID, client, now)
 	if verr != nil {
 		return nil, verr
@@ -95,6 +99,23 @@ func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.C
 		return nil, grantErr("token payload is not a JSON object", err)
 	}
 	return x.checkClaims(c, client.ID, now)
+}
+
+// maxKIDLength bounds the kid passed to a KeyStore: key IDs are short, and
+// a store backed by a database should not be handed whatever a token says.
+const maxKIDLength = 256
+
+// validKID accepts a kid of printable characters within maxKIDLength.
+func validKID(kid string) bool {
+	if len(kid) > maxKIDLength || !utf8.ValidString(kid) {
+		return false
+	}
+	for _, r := range kid {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func checkHeader(h *jose.Header, wantTyp string) *Error {

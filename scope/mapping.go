@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/deputyauth/deputy/claims"
 )
@@ -57,7 +58,8 @@ func (m Mapping) Clone() Mapping {
 var ErrOwnedClaim = errors.New("scope: mapping names an owned claim")
 
 // Validate checks that every scope name is a valid scope token, that no
-// claim name is empty or owned, and that "openid" is known. It reports every
+// claim name is empty or owned (in any letter case), and that "openid" is
+// known. It reports every
 // problem at once.
 func (m Mapping) Validate() error {
 	var errs []error
@@ -72,7 +74,9 @@ func (m Mapping) Validate() error {
 			switch {
 			case c == "":
 				errs = append(errs, fmt.Errorf("scope %q: empty claim name", s))
-			case claims.IsOwned(c):
+			case claims.IsOwned(c) || claims.IsOwned(strings.ToLower(c)):
+				// Case variants too: a relying party decoding into a Go
+				// struct matches JSON names case-insensitively.
 				errs = append(errs, fmt.Errorf("scope %q: %w: %q", s, ErrOwnedClaim, c))
 			}
 		}

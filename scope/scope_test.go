@@ -1054,3 +1054,12 @@ func checkCanonical(t testing.TB, s scope.Set) {
 		}
 	}
 }
+
+func TestValidateRefusesOwnedClaimCaseVariants(t *testing.T) {
+	for _, name := range []string{"AUD", "Iss", "eXp", "Client_ID"} {
+		err := scope.Standard.With("x", name).Validate()
+		if !errors.Is(err, scope.ErrOwnedClaim) {
+			t.Errorf("mapping to %q: Validate = %v, want ErrOwnedClaim", name, err)
+		}
+	}
+}
