@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -190,6 +191,29 @@ func BenchmarkExchangeClients(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkFloorClients is the floor with the same registered clients
+// resident: what a larger live heap costs any Go program, through the
+// garbage collector, whatever it does with the clients.
+func BenchmarkFloorClients(b *testing.B) {
+	for _, n := range []int{10, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			w := newWorld(b, nil)
+			for i := range n {
+				putClient(b, w.st, store.Client{ID: fmt.Sprintf("client-%d", i), SigningAlg: "HS256", AllowedSources: []string{appHS}})
+			}
+			f := newFloor(b, w, appHS, apiHS)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := f.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.KeepAlive(w)
 		})
 	}
 }

@@ -141,14 +141,16 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		Requester: e.requester,
 		Target:    e.target,
 		Scope:     e.granted,
-		Claims:    x.cfg.Scopes.Filter(src.claims, e.granted),
+		Claims:    nil, // built only for a Minter; mintJWT encodes from the source
 		IssuedAt:  e.now.Truncate(time.Second),
 		Lifetime:  lifetime,
 		Settings:  settings,
 		Request:   req,
 	}
 	var signer *jwsSigner
-	if minter == nil {
+	if minter != nil {
+		g.Claims = x.cfg.Scopes.Filter(src.claims, e.granted)
+	} else {
 		// Resolved before one-time use: a target without a usable key must
 		// not burn the source token.
 		if signer, err = x.signer(ctx, e.target, d.typ, g.IssuedAt); err != nil {
@@ -162,7 +164,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	}
 	var res *Response
 	if minter == nil {
-		token, jti, err := x.mintJWT(g, signer)
+		token, jti, err := x.mintJWT(g, signer, src.claims)
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -86,17 +85,12 @@ func appendJSONValue(b []byte, v any) ([]byte, error) {
 	return append(b, enc...), nil
 }
 
-// appendClaims appends the members of c, in sorted key order, each preceded
-// by a comma: the caller has written the object's first member.
-func appendClaims(b []byte, c claims.Set) ([]byte, error) {
-	var keysBuf [32]string
-	keys := keysBuf[:0]
-	for k := range c {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+// appendClaims appends the members of c named by names, in that order,
+// each preceded by a comma: the caller has written the object's first
+// member.
+func appendClaims(b []byte, c claims.Set, names []string) ([]byte, error) {
 	var err error
-	for _, k := range keys {
+	for _, k := range names {
 		b = append(b, ',')
 		b = appendJSONString(b, k)
 		b = append(b, ':')

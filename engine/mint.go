@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deputyauth/deputy/claims"
+	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
 
@@ -130,15 +132,25 @@ func newJTI() (string, error) {
 	return b64.EncodeToString(b[:]), nil
 }
 
+// payloads recycles payload buffers: a payload is dead once signed.
+var payloads = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
 // mintJWT signs the token for g with signer: the registered claims the
-// engine owns, then g.Claims.
-func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner) (token, jti string, err *Error) {
+// engine owns, then the claims of src that g.Scope releases, encoded
+// straight from src without building a filtered map.
+func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, src claims.Set) (token, jti string, err *Error) {
 	jti, rerr := newJTI()
 	if rerr != nil {
 		return "", "", serverError("no randomness for jti", rerr)
 	}
 	iat := g.IssuedAt.Unix()
-	payload := make([]byte, 0, 256+32*len(g.Claims))
+	pp := payloads.Get().(*[]byte)
+	defer func() {
+		if cap(*pp) <= 64<<10 {
+			payloads.Put(pp)
+		}
+	}()
+	payload := (*pp)[:0]
 	payload = append(payload, `{"iss":`...)
 	payload = appendJSONString(payload, x.cfg.Issuer)
 	payload = append(payload, `,"sub":`...)
@@ -153,11 +165,13 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner) (token, jti string, err
 	payload = strconv.AppendInt(payload, iat+int64(g.Lifetime/time.Second), 10)
 	payload = append(payload, `,"jti":`...)
 	payload = appendJSONString(payload, jti)
-	payload, merr := appendClaims(payload, g.Claims)
+	var namesBuf [32]string
+	payload, merr := appendClaims(payload, src, x.cfg.Scopes.Released(src, scope.Set(g.Scope), namesBuf[:0]))
 	if merr != nil {
 		return "", "", serverError("cannot encode claims", merr)
 	}
 	payload = append(payload, '}')
+	*pp = payload
 	token, serr := signer.Sign(payload)
 	if serr != nil {
 		return "", "", serverError("cannot sign", serr)

@@ -101,15 +101,31 @@ func (m Mapping) Known(s Set) (unknown string, ok bool) {
 // copied: clone the result (claims.Set.Clone) before modifying nested values.
 // The result is never nil.
 func (m Mapping) Filter(c claims.Set, s Set) claims.Set {
-	out := make(claims.Set, 8)
+	var buf [32]string
+	names := m.Released(c, s, buf[:0])
+	out := make(claims.Set, len(names))
+	for _, name := range names {
+		out[name] = c[name]
+	}
+	return out
+}
+
+// Released appends to dst the names of the claims of c that the scopes in s
+// release under m — the keys Filter would return — sorted and without
+// repeats, and returns the extended slice. With a dst of enough capacity it
+// allocates nothing, which lets a caller encode the claims without building
+// a map.
+func (m Mapping) Released(c claims.Set, s Set, dst []string) []string {
+	start := len(dst)
 	for _, t := range s {
 		for _, name := range m[t] {
-			if v, ok := c[name]; ok && !claims.IsOwned(name) {
-				out[name] = v
+			if _, ok := c[name]; ok && !claims.IsOwned(name) {
+				dst = append(dst, name)
 			}
 		}
 	}
-	return out
+	slices.Sort(dst[start:])
+	return append(dst[:start], slices.Compact(dst[start:])...)
 }
 
 // Covering returns openid plus every scope of m, other than openid, at least

@@ -1063,3 +1063,23 @@ func TestValidateRefusesOwnedClaimCaseVariants(t *testing.T) {
 		}
 	}
 }
+
+func TestReleased(t *testing.T) {
+	c := claims.Set{"email": "a@b", "name": "A", "nickname": "a", "aud": "x", "phone_number": "1"}
+	m := scope.Standard.With("extra", "email", "aud")
+	s, err := scope.Parse("openid profile email extra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Released(c, s, []string{"keep", "name"})
+	want := []string{"keep", "name", "email", "name", "nickname"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Released (-want +got):\n%s", diff)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		var buf [8]string
+		m.Released(c, s, buf[:0])
+	}); allocs != 0 {
+		t.Errorf("Released allocates %v times with a large enough dst", allocs)
+	}
+}
