@@ -95,7 +95,7 @@ var dialects = map[string]*dialect{
 }
 
 // run is the pipeline: request shape → requester → source → target →
-// api_type → scope and claims → one-time use → mint.
+// api_type → scope and claims → signing key → one-time use → mint.
 func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if err := ctx.Err(); err != nil {
 		return nil, serverError("request cancelled", err)
