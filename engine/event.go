@@ -72,25 +72,18 @@ func SlogHook(l *slog.Logger) func(context.Context, Event) {
 		if e.Err != nil {
 			attrs = append(attrs, slog.String("error", e.Err.Error()))
 			if cause := unwrapCause(e.Err); cause != nil {
-				attrs = append(attrs, slog.String("cause", clipCause(cause.Error())))
+				// Causes come from go-jose and the stores, which may
+				// quote what a request sent.
+				attrs = append(attrs, slog.String("cause", clip(cause.Error(), 256)))
 			}
 		}
 		l.LogAttrs(ctx, level, "deputy exchange", attrs...)
 	}
 }
 
-// clipCause bounds a cause's text in logs: causes come from go-jose and the
-// stores, which may quote what a request sent.
-func clipCause(s string) string {
-	const max = 256
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
-}
-
 func unwrapCause(err error) error {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Err
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -66,10 +67,12 @@ func TestEventClipsRequestValues(t *testing.T) {
 		c.OnExchange = func(_ context.Context, e engine.Event) { got = e }
 	})
 	long := w.idToken(t, appHS, nil)
-	w.x.Exchange(context.Background(), delegation(long, long, long, ""))
+	// 127 ASCII bytes, then two-byte runes: the cut at 128 falls inside one.
+	accented := strings.Repeat("a", 127) + strings.Repeat("é", 10)
+	w.x.Exchange(context.Background(), delegation(long, long, accented, ""))
 	for name, v := range map[string]string{"requester": got.Requester, "target": got.Target} {
-		if len(v) > 128+len("…") || strings.Contains(v, long) {
-			t.Errorf("event %s holds %d bytes of the request value", name, len(v))
+		if len(v) > 128+len("…") || strings.Contains(v, long) || !utf8.ValidString(v) {
+			t.Errorf("event %s holds %d bytes of the request value (valid UTF-8: %v)", name, len(v), utf8.ValidString(v))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
@@ -403,7 +404,9 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 		Latency:    latency,
 	}
 	if e.req != nil {
-		ev.GrantType, ev.Requester, ev.Target, ev.APIType = clip(e.req.GrantType), clip(e.req.ClientID), clip(e.req.Target), clip(e.req.APIType)
+		r := e.req
+		ev.GrantType, ev.Requester = clip(r.GrantType, maxEventField), clip(r.ClientID, maxEventField)
+		ev.Target, ev.APIType = clip(r.Target, maxEventField), clip(r.APIType, maxEventField)
 	}
 	if e.source != nil {
 		ev.Subject = e.source.subject
@@ -421,9 +424,15 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 // whole in an audit log.
 const maxEventField = 128
 
-func clip(s string) string {
-	if len(s) <= maxEventField {
+// clip cuts s to at most max bytes, on a rune boundary, and marks the cut.
+// Values a request sent are echoed into events, logs and descriptions only
+// this way.
+func clip(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
-	return s[:maxEventField] + "…"
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max] + "…"
 }

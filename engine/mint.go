@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -195,7 +196,7 @@ func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Resp
 	req.ClientSecret, req.IDToken, req.RefreshToken, req.SubjectToken, req.ActorToken = "", "", "", "", ""
 	req.Audience = append([]string(nil), req.Audience...)
 	req.Resource = append([]string(nil), req.Resource...)
-	req.Extra = cloneStrings(req.Extra)
+	req.Extra = maps.Clone(req.Extra)
 	cp.Request = &req
 	out, merr := m.Mint(ctx, &cp)
 	switch {
@@ -218,15 +219,4 @@ func opaqueCause(err error) error {
 		return errors.New("minter: " + err.Error())
 	}
 	return err
-}
-
-func cloneStrings(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -105,7 +105,9 @@ func ParseRequest(form url.Values) (*Request, error) {
 		}
 		f := fieldByName[name]
 		if len(vals) > 1 && (f == nil || f.list == nil) {
-			return nil, invalidRequest("parameter "+strconv.Quote(safeName(name))+" sent more than once", nil)
+			// Only a prefix of the name: a token sent as a parameter name
+			// must not be echoed.
+			return nil, invalidRequest("parameter "+strconv.Quote(clip(name, 32))+" sent more than once", nil)
 		}
 		switch {
 		case f == nil:
@@ -205,16 +207,6 @@ func stringList(v any) ([]string, bool) {
 		return out, true
 	}
 	return nil, false
-}
-
-// safeName shortens a parameter name for an error description, so that a
-// token sent as a parameter name is never echoed.
-func safeName(name string) string {
-	const max = 32
-	if len(name) > max {
-		return name[:max] + "…"
-	}
-	return name
 }
 
 // Response is a successful exchange. It marshals to the wire JSON of its

@@ -60,8 +60,8 @@ func grantErr(desc string, cause error) *Error { return newError(CodeInvalidGran
 
 // verifyJWS checks a compact JWS source token issued by cfg.Issuer to
 // client, with typ wantTyp (compared case-insensitively when present), and
-// returns its claims. Refusals are invalid_grant built by refuse; store
-// failures are server_error.
+// returns its claims. Refusals are invalid_grant; store failures are
+// server_error.
 func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.Client, wantTyp string, now time.Time) (*verified, *Error) {
 	if len(token) > x.cfg.MaxTokenSize {
 		return nil, grantErr("token too large", nil)
