@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -87,4 +90,41 @@ func unwrapCause(err error) error {
 		return e.Err
 	}
 	return nil
+}
+
+// maxLoggedIdentifier is the longest request value LogValue writes as it
+// is. Client IDs are short (Auth0's have 32 characters), while secrets are
+// at least 32 bytes and tokens far longer; a registered ID is logged whole
+// by whoever has resolved it, so only values nobody has vouched for go
+// through LogValue.
+const maxLoggedIdentifier = 31
+
+// LogValue returns a request value the way it may appear in a log or an
+// Event when nothing has shown it to be a registered identifier: itself
+// when it looks like one (at most 31 bytes of letters, digits and
+// ".-_:/@|~+"), else "len=N sha256=XXXXXXXX", its length and the first
+// four bytes of its SHA-256 in hex. A token or secret pasted into client_id
+// or target never reaches a log, yet equal values still correlate.
+func LogValue(s string) string {
+	if looksLikeIdentifier(s) {
+		return s
+	}
+	d := sha256.Sum256([]byte(s))
+	return "len=" + strconv.Itoa(len(s)) + " sha256=" + hex.EncodeToString(d[:4])
+}
+
+func looksLikeIdentifier(s string) bool {
+	if len(s) > maxLoggedIdentifier {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte(".-_:/@|~+", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

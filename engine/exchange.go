@@ -109,14 +109,12 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if d == nil {
 		return nil, newError(CodeUnsupportedGrantType, "grant_type not supported", nil)
 	}
-	if err := d.check(x, req); err != nil {
+	err := d.check(x, req)
+	if err != nil {
 		return nil, err
 	}
-	if err := x.authenticate(ctx, e); err != nil {
+	if e.requester, err = x.authenticate(ctx, req, e.now); err != nil {
 		return nil, err
-	}
-	if !slices.Contains(e.requester.Grants, req.GrantType) {
-		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)
 	}
 	src, err := d.source(x, ctx, e)
 	if err != nil {
@@ -200,27 +198,50 @@ func checkDelegationRequest(x *Exchanger, req *Request) *Error {
 	return nil
 }
 
-// authenticate loads the requester and checks its secret. Unknown,
-// disabled and wrongly authenticated clients get one answer.
-func (x *Exchanger) authenticate(ctx context.Context, e *exchange) *Error {
-	c, err := x.cfg.Clients.Client(ctx, e.req.ClientID)
+// Authenticate runs the requester steps of Exchange alone, without
+// looking at any token: the grant type is known, and req's client is
+// registered, enabled, authenticated by its secret when it gave one or must
+// give one, and allowed the grant type. It returns nil or the *Error that
+// Exchange would answer at that step. Hosts use it to decide whether a
+// caller has shown itself to be a usable requester, for example before
+// giving it a rate-limit bucket of its own; Exchange repeats the checks.
+func (x *Exchanger) Authenticate(ctx context.Context, req *Request) error {
+	if req == nil {
+		return invalidRequest("no request", nil)
+	}
+	if dialects[req.GrantType] == nil {
+		return newError(CodeUnsupportedGrantType, "grant_type not supported", nil)
+	}
+	if _, err := x.authenticate(ctx, req, x.cfg.Now()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// authenticate loads the requester, checks its secret and that it may use
+// the grant type. Unknown, disabled and wrongly authenticated clients get
+// one answer.
+func (x *Exchanger) authenticate(ctx context.Context, req *Request, now time.Time) (*store.Client, *Error) {
+	c, err := x.cfg.Clients.Client(ctx, req.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return newError(CodeInvalidClient, "client authentication failed", err)
+		return nil, newError(CodeInvalidClient, "client authentication failed", err)
 	case err != nil:
-		return serverError("client store failed", err)
+		return nil, serverError("client store failed", err)
 	case c.Disabled:
-		return newError(CodeInvalidClient, "client authentication failed", nil)
+		return nil, newError(CodeInvalidClient, "client authentication failed", nil)
 	}
-	if e.req.ClientSecret != "" {
-		if !secretMatches(c, e.req.ClientSecret, e.now) {
-			return newError(CodeInvalidClient, "client authentication failed", nil)
+	if req.ClientSecret != "" {
+		if !secretMatches(c, req.ClientSecret, now) {
+			return nil, newError(CodeInvalidClient, "client authentication failed", nil)
 		}
 	} else if c.Confidential {
-		return newError(CodeInvalidClient, "client authentication failed", nil)
+		return nil, newError(CodeInvalidClient, "client authentication failed", nil)
 	}
-	e.requester = c
-	return nil
+	if !slices.Contains(c.Grants, req.GrantType) {
+		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)
+	}
+	return c, nil
 }
 
 // secretMatches compares the presented secret with every unexpired secret
