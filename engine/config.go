@@ -15,6 +15,13 @@ import (
 const (
 	DefaultLifetime     = 36000 * time.Second
 	DefaultMaxTokenSize = 8 << 10
+	// DefaultMaxSourceExpiry is how far ahead a source token's exp may lie
+	// when Config.MaxSourceExpiry is 0: issuers hand out day-long
+	// id_tokens, and a little more.
+	DefaultMaxSourceExpiry = 48 * time.Hour
+	// DefaultMaxActDepth is how many nested act claims a token may carry
+	// when Config.MaxActDepth is 0.
+	DefaultMaxActDepth = 5
 )
 
 // Config configures an Exchanger. New checks it once and copies it; it must
@@ -29,14 +36,17 @@ type Config struct {
 	// Keys holds asymmetric keys. nil is allowed; a client registered with
 	// an RS*, PS*, ES* or EdDSA algorithm then fails with server_error.
 	Keys store.KeyStore
-	// RefreshTokens enables refresh_token as a delegation source; nil
-	// refuses such requests with invalid_request.
+	// RefreshTokens enables refresh_token as a source (a delegation
+	// refresh_token, an RFC 8693 subject_token); nil refuses such requests
+	// with invalid_request.
 	RefreshTokens store.RefreshTokenStore
-	// Profiles gives user claims for refresh-token delegation. Required
+	// Profiles gives user claims for refresh-token sources. Required
 	// when RefreshTokens is set.
 	Profiles store.ProfileStore
-	// Replay, when set, makes every source id_token single-use by iss+jti:
-	// tokens without jti are refused.
+	// Replay, when set, makes every source token single-use: a token's
+	// jti is consumed for the client it was issued to (a digest of issuer,
+	// client and jti), so one client can never spend another's tokens.
+	// Tokens without jti are refused. Actor tokens are not consumed.
 	Replay store.ReplayCache
 	// Scopes maps scopes to claims. nil means scope.Standard. It may not
 	// name an owned claim.
@@ -50,10 +60,22 @@ type Config struct {
 	// ClockSkew is the only leeway when checking exp, nbf and iat; whole
 	// seconds. 0 means none.
 	ClockSkew time.Duration
-	// MaxTokenSize caps a presented token (id_token or refresh_token) in
+	// MaxTokenSize caps a presented token (id_token, refresh_token,
+	// subject_token, actor_token) in
 	// bytes; larger tokens are refused before any parsing or hashing.
 	// 0 means 8 KiB.
 	MaxTokenSize int
+	// MaxSourceExpiry is how far ahead of now (plus ClockSkew) a presented
+	// token's exp may lie; a token expiring later is refused. It bounds how
+	// long one-time use must remember a token, and how long a chain of
+	// exchanges may run. Whole seconds; 0 means 48 hours. Keep it above the
+	// lifetime of the tokens your issuer hands out, and above Lifetime and
+	// any client's Lifetime if minted access tokens are exchanged again.
+	MaxSourceExpiry time.Duration
+	// MaxActDepth is how many nested act claims (RFC 8693 §4.1) a
+	// presented or minted token may carry; the outermost act is level 1.
+	// 0 means 5.
+	MaxActDepth int
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
 	// OnExchange, when set, receives one Event per Exchange call, after it
@@ -92,6 +114,10 @@ func New(cfg Config) (*Exchanger, error) {
 	}
 	checkSeconds("Lifetime", cfg.Lifetime)
 	checkSeconds("ClockSkew", cfg.ClockSkew)
+	checkSeconds("MaxSourceExpiry", cfg.MaxSourceExpiry)
+	if cfg.MaxActDepth < 0 {
+		bad("MaxActDepth is negative")
+	}
 	if cfg.MaxTokenSize < 0 {
 		bad("MaxTokenSize is negative")
 	}
@@ -117,6 +143,12 @@ func New(cfg Config) (*Exchanger, error) {
 	}
 	if cfg.MaxTokenSize == 0 {
 		cfg.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if cfg.MaxSourceExpiry == 0 {
+		cfg.MaxSourceExpiry = DefaultMaxSourceExpiry
+	}
+	if cfg.MaxActDepth == 0 {
+		cfg.MaxActDepth = DefaultMaxActDepth
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -23,8 +23,10 @@ type Event struct {
 	Err error
 	// GrantType as requested.
 	GrantType string
-	// Requester and Target are client IDs as requested (not necessarily
-	// registered ones), cut to 128 bytes, as are GrantType and APIType.
+	// Requester and Target are the registered client IDs once resolved;
+	// before that, what the request named (Target: target, else the first
+	// audience, else the first resource) as LogValue shows it, as are an
+	// unknown GrantType and APIType.
 	Requester, Target string
 	// Subject is the user, once the source token has been verified.
 	Subject string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -67,36 +68,97 @@ func (x *Exchanger) Exchange(ctx context.Context, req *Request) (res *Response, 
 }
 
 // dialect is what differs between the wire protocols: the shape of a
-// request, how it names the source and the target, and how the answer is
-// written. Everything else is the one pipeline in run.
+// request, how it names the source and the target, what it mints and how
+// the answer is written. Everything else is the one pipeline in run.
 type dialect struct {
 	// check refuses a request of the wrong shape (invalid_request).
 	check func(x *Exchanger, req *Request) *Error
 	// source verifies the presented token(s) for the authenticated
-	// requester.
+	// requester. Its refusals of a token are invalid_grant; run answers
+	// them with tokenCode.
 	source func(x *Exchanger, ctx context.Context, e *exchange) (*verified, *Error)
 	// target names the client the token is for.
-	target func(req *Request) string
-	// typ is the typ header of the minted token.
+	target func(e *exchange) (string, *Error)
+	// tokenCode answers a refused source token (and a reused one).
+	tokenCode string
+	// addons is set when api_type may choose a Minter.
+	addons bool
+	// scopes are the dialect's scope rules.
+	scopes scopeRules
+	// shape says what to mint for req.
+	shape func(req *Request) *tokenShape
+}
+
+// tokenShape is a kind of token deputy mints and how it is answered.
+type tokenShape struct {
+	// typ is the typ header.
 	typ string
+	// access selects RFC 9068 access token claims (client_id, scope)
+	// rather than id_token ones (azp).
+	access bool
 	// respond writes the answer for a minted token.
 	respond func(token string, g *Grant) *Response
 }
 
-var dialects = map[string]*dialect{
-	GrantTypeJWTBearer: {
-		check:  checkDelegationRequest,
-		source: (*Exchanger).delegationSource,
-		target: func(req *Request) string { return req.Target },
-		typ:    "JWT",
+var (
+	delegationIDToken = &tokenShape{
+		typ: "JWT",
 		respond: func(token string, g *Grant) *Response {
 			return &Response{TokenType: "Bearer", ExpiresIn: int64(g.Lifetime / time.Second), IDToken: token}
+		},
+	}
+	exchangeAccessToken = &tokenShape{
+		typ:    "at+jwt",
+		access: true,
+		respond: func(token string, g *Grant) *Response {
+			return &Response{
+				AccessToken: token, IssuedTokenType: TokenTypeAccessToken, TokenType: "Bearer",
+				ExpiresIn: int64(g.Lifetime / time.Second), Scope: scope.Set(g.Scope).String(),
+			}
+		},
+	}
+	exchangeIDToken = &tokenShape{
+		typ: "JWT",
+		respond: func(token string, g *Grant) *Response {
+			// RFC 8693 §2.2.1: an id_token is not an access token.
+			return &Response{
+				AccessToken: token, IssuedTokenType: TokenTypeIDToken, TokenType: "N_A",
+				ExpiresIn: int64(g.Lifetime / time.Second), Scope: scope.Set(g.Scope).String(),
+			}
+		},
+	}
+)
+
+var dialects = map[string]*dialect{
+	GrantTypeJWTBearer: {
+		check:     checkDelegationRequest,
+		source:    (*Exchanger).delegationSource,
+		target:    func(e *exchange) (string, *Error) { return e.req.Target, nil },
+		tokenCode: CodeInvalidGrant,
+		addons:    true,
+		scopes:    scopeRules{passthrough: true, openid: func(*Request) bool { return true }},
+		shape:     func(*Request) *tokenShape { return delegationIDToken },
+	},
+	GrantTypeTokenExchange: {
+		check:     checkExchangeRequest,
+		source:    (*Exchanger).exchangeSource,
+		target:    exchangeTarget,
+		tokenCode: CodeInvalidRequest,
+		scopes: scopeRules{emptyIsBound: true, openid: func(req *Request) bool {
+			return req.RequestedTokenType == TokenTypeIDToken
+		}},
+		shape: func(req *Request) *tokenShape {
+			if req.RequestedTokenType == TokenTypeIDToken {
+				return exchangeIDToken
+			}
+			return exchangeAccessToken
 		},
 	},
 }
 
 // run is the pipeline: request shape → requester → source → target →
-// api_type → scope and claims → signing key → one-time use → mint.
+// api_type → scope and claims → lifetime → signing key → one-time use →
+// mint.
 func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	if err := ctx.Err(); err != nil {
 		return nil, serverError("request cancelled", err)
@@ -118,22 +180,27 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	}
 	src, err := d.source(x, ctx, e)
 	if err != nil {
-		return nil, err
+		return nil, d.tokenErr(err)
 	}
 	e.source = src
-	if err := x.authorizeTarget(ctx, e, d.target(req)); err != nil {
-		return nil, err
-	}
-	minter, settings, err := x.minterFor(req.APIType, e.target)
+	targetID, err := d.target(e)
 	if err != nil {
 		return nil, err
 	}
-	if e.granted, err = x.decideScope(req.Scope, e.target, src); err != nil {
+	if err := x.authorizeTarget(ctx, e, targetID); err != nil {
 		return nil, err
 	}
-	lifetime := x.cfg.Lifetime
-	if lt := e.target.Lifetime.Truncate(time.Second); lt > 0 {
-		lifetime = lt
+	var (
+		minter   Minter
+		settings []byte
+	)
+	if d.addons {
+		if minter, settings, err = x.minterFor(req.APIType, e.target); err != nil {
+			return nil, err
+		}
+	}
+	if e.granted, err = x.decideScope(req, d.scopes, e.target, src); err != nil {
+		return nil, err
 	}
 	g := &Grant{
 		Subject:   src.subject,
@@ -142,33 +209,36 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		Scope:     e.granted,
 		Claims:    nil, // built only for a Minter; mintJWT encodes from the source
 		IssuedAt:  e.now.Truncate(time.Second),
-		Lifetime:  lifetime,
 		Settings:  settings,
 		Request:   req,
 	}
+	if g.Lifetime, err = x.lifetime(e.target, src, g.IssuedAt); err != nil {
+		return nil, d.tokenErr(err)
+	}
+	shape := d.shape(req)
 	var signer *jwsSigner
 	if minter != nil {
 		g.Claims = x.cfg.Scopes.Filter(src.claims, e.granted)
 	} else {
 		// Resolved before one-time use: a target without a usable key must
 		// not burn the source token.
-		if signer, err = x.signer(ctx, e.target, d.typ, g.IssuedAt); err != nil {
+		if signer, err = x.signer(ctx, e.target, shape.typ, g.IssuedAt); err != nil {
 			return nil, err
 		}
 	}
 	// One-time use is decided last, so that a refused request never burns
 	// a good token.
 	if err := x.consume(ctx, e); err != nil {
-		return nil, err
+		return nil, d.tokenErr(err)
 	}
 	var res *Response
 	if minter == nil {
-		token, jti, err := x.mintJWT(g, signer, src.claims)
+		token, jti, err := x.mintJWT(g, signer, shape, src)
 		if err != nil {
 			return nil, err
 		}
 		e.jti = jti
-		res = d.respond(token, g)
+		res = shape.respond(token, g)
 	} else {
 		if res, err = x.mintWith(ctx, minter, g); err != nil {
 			return nil, err
@@ -179,6 +249,34 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		return nil, serverError("request cancelled", err)
 	}
 	return res, nil
+}
+
+// tokenErr answers a refused source token with the dialect's code: RFC
+// 8693 §2.2.2 makes a bad subject or actor token invalid_request.
+func (d *dialect) tokenErr(err *Error) *Error {
+	if err.Code == CodeInvalidGrant && d.tokenCode != CodeInvalidGrant {
+		return newError(d.tokenCode, err.Description, err.Err)
+	}
+	return err
+}
+
+// lifetime is the minted token's lifetime: the target's, else the
+// default, cut so that the token never outlives what it was made from.
+// Less than one second left refuses the source.
+func (x *Exchanger) lifetime(target *store.Client, src *verified, iat time.Time) (time.Duration, *Error) {
+	lifetime := x.cfg.Lifetime
+	if lt := target.Lifetime.Truncate(time.Second); lt > 0 {
+		lifetime = lt
+	}
+	if !src.notAfter.IsZero() {
+		if left := src.notAfter.Sub(iat).Truncate(time.Second); left < lifetime {
+			if left < time.Second {
+				return 0, grantErr("token expires too soon to be exchanged", nil)
+			}
+			lifetime = left
+		}
+	}
+	return lifetime, nil
 }
 
 // checkDelegationRequest checks the shape of a jwt-bearer request.
@@ -278,20 +376,35 @@ func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verifie
 		if x.cfg.OnExchange != nil {
 			e.hash = sha256.Sum256([]byte(req.IDToken))
 		}
-		return x.verifyJWS(ctx, req.IDToken, e.requester, "JWT", e.now)
+		v, err := x.verifyJWS(ctx, req.IDToken, e.requester, kindIDToken, e.now)
+		if err == nil {
+			err = x.requireJTI(v)
+		}
+		return v, err
 	}
 	e.hash = sha256.Sum256([]byte(req.RefreshToken))
-	g, err := x.cfg.RefreshTokens.RefreshToken(ctx, e.hash)
+	v, err := x.refreshSource(ctx, e.hash, e.requester, e.now)
+	if v != nil {
+		v.notAfter = time.Time{} // delegation never capped lifetimes by the grant
+	}
+	return v, err
+}
+
+// refreshSource looks up a refresh token of the requester's by its hash;
+// its grant's scope bounds the result, and the user's claims come from
+// Profiles.
+func (x *Exchanger) refreshSource(ctx context.Context, hash [32]byte, requester *store.Client, now time.Time) (*verified, *Error) {
+	g, err := x.cfg.RefreshTokens.RefreshToken(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, grantErr("refresh token not known", err)
 	case err != nil:
 		return nil, serverError("refresh token store failed", err)
-	case g.ClientID != e.requester.ID:
+	case g.ClientID != requester.ID:
 		return nil, grantErr("refresh token not known", nil)
 	case g.Revoked:
 		return nil, grantErr("refresh token revoked", nil)
-	case !g.ExpiresAt.IsZero() && !e.now.Before(g.ExpiresAt):
+	case !g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt):
 		return nil, grantErr("refresh token expired", nil)
 	case g.Subject == "":
 		return nil, serverError("refresh grant has no subject", nil)
@@ -307,7 +420,7 @@ func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verifie
 	case err != nil:
 		return nil, serverError("profile store failed", err)
 	}
-	return &verified{claims: profile, subject: g.Subject, bounded: true, bound: bound}, nil
+	return &verified{claims: profile, subject: g.Subject, bounded: true, bound: bound, notAfter: g.ExpiresAt}, nil
 }
 
 // authorizeTarget loads the target and checks that it lets the requester
@@ -351,16 +464,29 @@ func (x *Exchanger) minterFor(apiType string, target *store.Client) (Minter, []b
 	return m, settings, nil
 }
 
-// decideScope settles the granted scope: openid required, every scope known
-// and allowed by the target, and within the source's bound when it has one.
-// passthrough asks for every scope the source's claims support, silently
-// leaving out those not allowed.
-func (x *Exchanger) decideScope(requested string, target *store.Client, src *verified) (scope.Set, *Error) {
+// scopeRules are a dialect's scope rules.
+type scopeRules struct {
+	// passthrough enables Auth0's scope=passthrough.
+	passthrough bool
+	// emptyIsBound makes an empty scope ask for the source's bound,
+	// silently narrowed to what the target allows; otherwise an empty
+	// scope means openid.
+	emptyIsBound bool
+	// openid reports whether req must be granted openid.
+	openid func(req *Request) bool
+}
+
+// decideScope settles the granted scope: every scope known and allowed by
+// the target, within the source's bound when it has one, and openid when
+// the rules require it. passthrough asks for every scope the source's
+// claims support, silently leaving out those not allowed.
+func (x *Exchanger) decideScope(req *Request, rules scopeRules, target *store.Client, src *verified) (scope.Set, *Error) {
+	requested := req.Scope
 	allowed := func(t string) bool {
 		return (len(target.Scopes) == 0 || slices.Contains(target.Scopes, t)) &&
 			(!src.bounded || src.bound.Has(t))
 	}
-	if requested == passthrough {
+	if rules.passthrough && requested == passthrough {
 		var out scope.Set
 		for _, t := range x.cfg.Scopes.Covering(src.claims) {
 			if t == scope.OpenID || allowed(t) {
@@ -376,10 +502,24 @@ func (x *Exchanger) decideScope(requested string, target *store.Client, src *ver
 	if err != nil {
 		return nil, newError(CodeInvalidScope, "scope is malformed", err)
 	}
+	needOpenID := rules.openid(req)
 	if len(s) == 0 {
-		s = scope.Set{scope.OpenID}
+		if !rules.emptyIsBound || !src.bounded {
+			s = scope.Set{scope.OpenID}
+		} else {
+			// The bound, narrowed to what is known and allowed here.
+			for _, t := range src.bound {
+				if _, known := x.cfg.Scopes[t]; known && allowed(t) {
+					s = append(s, t)
+				}
+			}
+			if len(s) == 0 || needOpenID && !s.Has(scope.OpenID) {
+				return nil, newError(CodeInvalidScope, "no scope of the source is allowed here", nil)
+			}
+			return s, nil
+		}
 	}
-	if !s.Has(scope.OpenID) {
+	if needOpenID && !s.Has(scope.OpenID) {
 		return nil, newError(CodeInvalidScope, "scope openid is required", nil)
 	}
 	if _, ok := x.cfg.Scopes.Known(s); !ok {
@@ -393,9 +533,9 @@ func (x *Exchanger) decideScope(requested string, target *store.Client, src *ver
 	return s, nil
 }
 
-// consume spends the source token's iss+jti when Replay is set. Its TTL
-// reaches the token's expiry plus the clock skew, the last instant the token
-// could still be accepted.
+// consume spends the source token when Replay is set. Its TTL reaches the
+// token's expiry plus the clock skew, the last instant the token could
+// still be accepted; checkClaims bounds that by MaxSourceExpiry.
 func (x *Exchanger) consume(ctx context.Context, e *exchange) *Error {
 	if x.cfg.Replay == nil || e.source.expiry.IsZero() {
 		return nil
@@ -404,7 +544,7 @@ func (x *Exchanger) consume(ctx context.Context, e *exchange) *Error {
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	first, err := x.cfg.Replay.Use(ctx, x.cfg.Issuer+" "+e.source.jti, ttl)
+	first, err := x.cfg.Replay.Use(ctx, replayID(x.cfg.Issuer, e.requester.ID, e.source.jti), ttl)
 	switch {
 	case err != nil:
 		return serverError("replay cache failed", err)
@@ -412,6 +552,23 @@ func (x *Exchanger) consume(ctx context.Context, e *exchange) *Error {
 		return grantErr("token already used", nil)
 	}
 	return nil
+}
+
+// replayID is the one-time-use key of a token: a digest of its issuer, the
+// client it was issued to (every source is verified as issued to the
+// requester) and its jti. Naming the client means one client's tokens can
+// only ever consume its own ids; the digest gives every entry the same
+// small size whatever the token said.
+func replayID(issuer, client, jti string) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [...]string{issuer, client, jti} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write([]byte(part))
+	}
+	var sum [sha256.Size]byte
+	return b64.EncodeToString(h.Sum(sum[:0]))
 }
 
 func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency time.Duration) {
@@ -424,10 +581,27 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 		Scope:      e.granted.String(),
 		Latency:    latency,
 	}
-	if e.req != nil {
-		r := e.req
-		ev.GrantType, ev.Requester = clip(r.GrantType, maxEventField), clip(r.ClientID, maxEventField)
-		ev.Target, ev.APIType = clip(r.Target, maxEventField), clip(r.APIType, maxEventField)
+	if r := e.req; r != nil {
+		// Values a registered client was found under are logged as they
+		// are; anything else only as LogValue shows it.
+		ev.GrantType, ev.APIType = LogValue(r.GrantType), LogValue(r.APIType)
+		if dialects[r.GrantType] != nil {
+			ev.GrantType = r.GrantType
+		}
+		ev.Requester = LogValue(r.ClientID)
+		if e.requester != nil {
+			ev.Requester = e.requester.ID
+		}
+		switch {
+		case e.target != nil:
+			ev.Target = e.target.ID
+		case r.Target != "":
+			ev.Target = LogValue(r.Target)
+		case len(r.Audience) > 0:
+			ev.Target = LogValue(r.Audience[0])
+		case len(r.Resource) > 0:
+			ev.Target = LogValue(r.Resource[0])
+		}
 	}
 	if e.source != nil {
 		ev.Subject = e.source.subject
@@ -439,11 +613,6 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 	}
 	x.cfg.OnExchange(ctx, ev)
 }
-
-// maxEventField caps request values copied into an Event: they come from
-// the caller unchecked, and a token pasted into client_id must not end up
-// whole in an audit log.
-const maxEventField = 128
 
 // clip cuts s to at most max bytes, on a rune boundary, and marks the cut.
 // Values a request sent are echoed into events, logs and descriptions only

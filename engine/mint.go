@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/deputyauth/deputy/claims"
 	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
@@ -136,10 +135,10 @@ func newJTI() (string, error) {
 // payloads recycles payload buffers: a payload is dead once signed.
 var payloads = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// mintJWT signs the token for g with signer: the registered claims the
-// engine owns, then the claims of src that g.Scope releases, encoded
-// straight from src without building a filtered map.
-func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, src claims.Set) (token, jti string, err *Error) {
+// mintJWT signs the token of shape for g with signer: the registered
+// claims the engine owns, then the claims of src that g.Scope releases,
+// encoded straight from src.claims without building a filtered map.
+func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, shape *tokenShape, src *verified) (token, jti string, err *Error) {
 	jti, rerr := newJTI()
 	if rerr != nil {
 		return "", "", serverError("no randomness for jti", rerr)
@@ -158,7 +157,11 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, src claims.Set) (token,
 	payload = appendJSONString(payload, g.Subject)
 	payload = append(payload, `,"aud":`...)
 	payload = appendJSONString(payload, g.Target.ID)
-	payload = append(payload, `,"azp":`...)
+	if shape.access {
+		payload = append(payload, `,"client_id":`...)
+	} else {
+		payload = append(payload, `,"azp":`...)
+	}
 	payload = appendJSONString(payload, g.Requester.ID)
 	payload = append(payload, `,"iat":`...)
 	payload = strconv.AppendInt(payload, iat, 10)
@@ -166,8 +169,25 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, src claims.Set) (token,
 	payload = strconv.AppendInt(payload, iat+int64(g.Lifetime/time.Second), 10)
 	payload = append(payload, `,"jti":`...)
 	payload = appendJSONString(payload, jti)
+	if shape.access {
+		payload = append(payload, `,"scope":"`...)
+		for i, t := range g.Scope {
+			if i > 0 {
+				payload = append(payload, ' ')
+			}
+			payload = append(payload, t...) // scope tokens need no escaping
+		}
+		payload = append(payload, '"')
+	}
+	var merr error
+	if src.act != nil {
+		payload = append(payload, `,"act":`...)
+		if payload, merr = appendJSONValue(payload, src.act); merr != nil {
+			return "", "", serverError("cannot encode claims", merr)
+		}
+	}
 	var namesBuf [32]string
-	payload, merr := appendClaims(payload, src, x.cfg.Scopes.Released(src, scope.Set(g.Scope), namesBuf[:0]))
+	payload, merr = appendClaims(payload, src.claims, x.cfg.Scopes.Released(src.claims, scope.Set(g.Scope), namesBuf[:0]))
 	if merr != nil {
 		return "", "", serverError("cannot encode claims", merr)
 	}

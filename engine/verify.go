@@ -30,13 +30,13 @@ var algLists = func() map[string][]jose.SignatureAlgorithm {
 	return m
 }()
 
-// refusedHeaders are JOSE header parameters deputy never honours: its own
-// mark on tokens it minted (they are never sources), key references and
+// refusedHeaders are JOSE header parameters deputy never honours: key
+// references and
 // embedded keys (a key is never taken from a token), crit and b64 (RFC 7797
 // unencoded payloads, which go-jose would accept), cty (nested JWTs) and
 // JWE-only parameters.
 var refusedHeaders = []jose.HeaderKey{
-	mintedHeader, "jku", "x5u", "crit", "b64", "cty", "zip", "enc", "epk", "p2s", "p2c", "iv", "tag",
+	"jku", "x5u", "crit", "b64", "cty", "zip", "enc", "epk", "p2s", "p2c", "iv", "tag",
 }
 
 // noRoots makes Header.Certificates fail fast without loading system roots:
@@ -50,19 +50,42 @@ type verified struct {
 	jti     string    // "" when absent
 	expiry  time.Time // zero for refresh tokens
 	// bounded is set when the source limits the scope it can be traded
-	// for (a refresh grant's scope): then only scopes in bound may be
-	// granted, and an empty bound grants nothing.
+	// for (a refresh grant's scope, an access token's scope claim): then
+	// only scopes in bound may be granted, and an empty bound grants
+	// nothing.
 	bounded bool
 	bound   scope.Set
+	// kind is what a JWS source turned out to be.
+	kind tokenKind
+	// act is the act claim the minted token carries; nil for none.
+	act any
+	// notAfter caps the minted token's exp; zero means no cap.
+	notAfter time.Time
 }
+
+// tokenKind is what a presented JWS must be, which decides its typ header
+// and claim rules.
+type tokenKind int
+
+const (
+	// kindIDToken is an id_token: typ absent or JWT, never minted by
+	// deputy, azp naming the client when present or when aud has several
+	// members.
+	kindIDToken tokenKind = iota
+	// kindAccessToken is an RFC 9068 access token: typ at+jwt required;
+	// tokens deputy minted are accepted, so that services can chain.
+	kindAccessToken
+	// kindJWT is either of the above, as its typ header says.
+	kindJWT
+)
 
 func grantErr(desc string, cause error) *Error { return newError(CodeInvalidGrant, desc, cause) }
 
-// verifyJWS checks a compact JWS source token issued by cfg.Issuer to
-// client, with typ wantTyp (compared case-insensitively when present), and
-// returns its claims. Refusals are invalid_grant; store failures are
+// verifyJWS checks a compact JWS source token of the given kind issued by
+// cfg.Issuer to client and returns its claims. Refusals are invalid_grant
+// (a dialect may answer them with another code); store failures are
 // server_error.
-func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.Client, wantTyp string, now time.Time) (*verified, *Error) {
+func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.Client, kind tokenKind, now time.Time) (*verified, *Error) {
 	if len(token) > x.cfg.MaxTokenSize {
 		return nil, grantErr("token too large", nil)
 	}
@@ -81,8 +104,9 @@ func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.C
 		return nil, grantErr("token is malformed or not signed with the client's algorithm", err)
 	}
 	h := &jws.Signatures[0].Header
-	if err := checkHeader(h, wantTyp); err != nil {
-		return nil, err
+	kind, herr := checkHeader(h, kind)
+	if herr != nil {
+		return nil, herr
 	}
 	if !validKID(h.KeyID) {
 		return nil, grantErr("token kid is not acceptable", nil)
@@ -98,7 +122,7 @@ func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.C
 	if err := josejson.Unmarshal(payload, &c); err != nil || c == nil {
 		return nil, grantErr("token payload is not a JSON object", err)
 	}
-	return x.checkClaims(c, client.ID, now)
+	return x.checkClaims(c, client.ID, kind, now)
 }
 
 // maxKIDLength bounds the kid passed to a KeyStore: key IDs are short, and
@@ -118,30 +142,59 @@ func validKID(kid string) bool {
 	return true
 }
 
-func checkHeader(h *jose.Header, wantTyp string) *Error {
+// checkHeader refuses header parameters deputy never honours and checks
+// typ against kind. It returns the kind the token is, which for kindJWT the
+// typ decides: at+jwt is an access token, anything else an id_token.
+func checkHeader(h *jose.Header, kind tokenKind) (tokenKind, *Error) {
 	if h.JSONWebKey != nil {
-		return grantErr("token header embeds a key", nil)
+		return kind, grantErr("token header embeds a key", nil)
 	}
 	for _, k := range refusedHeaders {
 		if _, ok := h.ExtraHeaders[k]; ok {
-			return grantErr("token header parameter "+string(k)+" is not accepted", nil)
+			return kind, grantErr("token header parameter "+string(k)+" is not accepted", nil)
 		}
 	}
 	if _, err := h.Certificates(x509.VerifyOptions{Roots: noRoots}); !errors.Is(err, jose.ErrMissingX5cHeader) {
-		return grantErr("token header parameter x5c is not accepted", nil)
+		return kind, grantErr("token header parameter x5c is not accepted", nil)
 	}
+	typ, hasTyp := "", false
 	if v, ok := h.ExtraHeaders[jose.HeaderType]; ok {
-		typ, _ := v.(string)
+		typ, hasTyp = v.(string)
+		if !hasTyp {
+			return kind, grantErr("token type not accepted here", nil)
+		}
 		// RFC 7515 §4.1.9: "application/" may be omitted, so both forms
 		// name the same type.
 		if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
 			typ = typ[len("application/"):]
 		}
-		if !strings.EqualFold(typ, wantTyp) {
-			return grantErr("token type not accepted here", nil)
+	}
+	isAccess := hasTyp && strings.EqualFold(typ, "at+jwt")
+	if kind == kindJWT {
+		kind = kindIDToken
+		if isAccess {
+			kind = kindAccessToken
 		}
 	}
-	return nil
+	switch kind {
+	case kindAccessToken:
+		// RFC 9068 §4: typ is required, so that no other JWT the issuer
+		// signs can pass for an access token.
+		if !isAccess {
+			return kind, grantErr("token type not accepted here", nil)
+		}
+	default:
+		if hasTyp && !strings.EqualFold(typ, "JWT") {
+			return kind, grantErr("token type not accepted here", nil)
+		}
+		// A minted token is never an id_token source: a token minted for a
+		// client that may delegate to itself has exactly the shape of that
+		// client's id_token, and could otherwise be renewed forever.
+		if _, ok := h.ExtraHeaders[mintedHeader]; ok {
+			return kind, grantErr("token header parameter "+mintedHeader+" is not accepted", nil)
+		}
+	}
+	return kind, nil
 }
 
 // maxUnnamedKeys bounds the keys tried for a token without kid: enough for
@@ -198,9 +251,15 @@ func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignat
 	return nil, grantErr("token signature is invalid", lastErr)
 }
 
-// checkClaims applies the delegation dialect's claim rules to a verified
-// id_token issued to clientID.
-func (x *Exchanger) checkClaims(c claims.Set, clientID string, now time.Time) (*verified, *Error) {
+// maxJTILength bounds a source token's jti, as maxKIDLength bounds kid:
+// a jti is an opaque random value, and one-time use must not be made to
+// carry whatever a token says.
+const maxJTILength = 256
+
+// checkClaims applies the claim rules of kind to a verified token issued
+// to clientID: iss, sub, exp (within MaxSourceExpiry), nbf, iat, aud, for
+// an id_token azp, and jti when present.
+func (x *Exchanger) checkClaims(c claims.Set, clientID string, kind tokenKind, now time.Time) (*verified, *Error) {
 	skew := x.cfg.ClockSkew
 	iss, err := c.StringValue(claims.Issuer)
 	if err != nil || iss != x.cfg.Issuer {
@@ -216,6 +275,11 @@ func (x *Exchanger) checkClaims(c claims.Set, clientID string, now time.Time) (*
 	}
 	if !now.Before(exp.Add(skew)) {
 		return nil, grantErr("token expired", nil)
+	}
+	if exp.After(now.Add(x.cfg.MaxSourceExpiry + skew)) {
+		// One-time use keeps a token's id until it expires: an exp far
+		// ahead would pin it for years.
+		return nil, grantErr("token expiry too far ahead", nil)
 	}
 	if c.Has(claims.NotBefore) {
 		nbf, err := c.NumericDate(claims.NotBefore)
@@ -239,22 +303,27 @@ func (x *Exchanger) checkClaims(c claims.Set, clientID string, now time.Time) (*
 	if err != nil || !found {
 		return nil, grantErr("token audience does not include the client", err)
 	}
-	if n > 1 || c.Has(claims.AuthorizedParty) {
+	if kind == kindIDToken && (n > 1 || c.Has(claims.AuthorizedParty)) {
 		azp, err := c.StringValue(claims.AuthorizedParty)
 		if err != nil || azp != clientID {
 			return nil, grantErr("token azp does not name the client", err)
 		}
 	}
-	v := &verified{claims: c, subject: sub, expiry: exp}
+	v := &verified{claims: c, subject: sub, expiry: exp, kind: kind}
 	if c.Has(claims.ID) {
 		jti, err := c.StringValue(claims.ID)
-		if err != nil || jti == "" {
+		if err != nil || jti == "" || len(jti) > maxJTILength {
 			return nil, grantErr("token jti invalid", err)
 		}
 		v.jti = jti
 	}
-	if x.cfg.Replay != nil && v.jti == "" {
-		return nil, grantErr("token has no jti, required for one-time use", nil)
-	}
 	return v, nil
+}
+
+// requireJTI refuses a token that one-time use could not track.
+func (x *Exchanger) requireJTI(v *verified) *Error {
+	if x.cfg.Replay != nil && v.jti == "" {
+		return grantErr("token has no jti, required for one-time use", nil)
+	}
+	return nil
 }
