@@ -131,24 +131,29 @@ func ParseRequest(form url.Values) (*Request, error) {
 }
 
 // ParseJSON builds a Request from a JSON object body, the seed's wire format
-// for POST /delegation. Duplicate keys, a body that is not one UTF-8 JSON
-// object,
-// and a known parameter that is not a string (audience and resource: a
-// string or an array of strings) are invalid_request. null counts as not
-// sent. Unknown string parameters are kept in Extra; unknown parameters of
-// other types are ignored. Keys are matched exactly (case-sensitive).
+// for POST /delegation. The body must be one flat UTF-8 JSON object: every
+// member a string or null, except audience and resource, which may also be
+// an array of strings. Anything else is invalid_request, and is refused by
+// a single pass over the bytes before anything is decoded, so that a deeply
+// nested body costs no more than a flat one of its size: a nested object or
+// array, a number or a boolean, under any key, known or not. Duplicate keys
+// are invalid_request too. null counts as not sent. Unknown string
+// parameters are kept in Extra. Keys are matched exactly (case-sensitive).
 func ParseJSON(body []byte) (*Request, error) {
 	if len(body) > MaxRequestSize {
 		return nil, invalidRequest("request too large", nil)
 	}
 	body = bytes.Trim(body, " \t\r\n") // JSON's whitespace only (RFC 8259 §2)
+	if len(body) == 0 || body[0] != '{' {
+		return nil, invalidRequest("request body is not a JSON object", nil)
+	}
+	if !flatObject(body) {
+		return nil, invalidRequest("request body is not a flat JSON object of strings (audience and resource: arrays of strings)", nil)
+	}
 	if !utf8.Valid(body) {
 		// go-jose's json would turn bad bytes into U+FFFD, changing a
 		// secret or token silently.
 		return nil, invalidRequest("request body is not UTF-8", nil)
-	}
-	if len(body) == 0 || body[0] != '{' {
-		return nil, invalidRequest("request body is not a JSON object", nil)
 	}
 	var raw map[string]any
 	// go-jose's json rejects duplicate keys and matches keys exactly.
@@ -163,7 +168,13 @@ func ParseJSON(body []byte) (*Request, error) {
 		f := fieldByName[name]
 		switch {
 		case f == nil:
-			if s, ok := v.(string); ok && s != "" {
+			s, ok := v.(string)
+			if !ok {
+				// The name is not echoed: a token sent as a key must not
+				// come back.
+				return nil, invalidRequest("an unknown parameter must be a string", nil)
+			}
+			if s != "" {
 				if r.Extra == nil {
 					r.Extra = make(map[string]string)
 				}
@@ -186,6 +197,100 @@ func ParseJSON(body []byte) (*Request, error) {
 	return r, nil
 }
 
+// flatObject reports whether b, which has no surrounding whitespace, is
+// shaped like a JSON object whose member values are strings, null, or
+// arrays of strings. It is one pass over b with no recursion and no
+// allocation, and checks only the shape: escapes, UTF-8 and repeated keys
+// are left to the decoder that runs after it. Arrays are let through under
+// any key; the decoded value's type is checked per parameter.
+func flatObject(b []byte) bool {
+	i := 0
+	ws := func() {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+			i++
+		}
+	}
+	// str skips one string starting at b[i].
+	str := func() bool {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		for i++; i < len(b); i++ {
+			switch c := b[i]; {
+			case c == '\\':
+				i++ // the escaped byte; the decoder checks the escape
+			case c == '"':
+				i++
+				return true
+			case c < 0x20:
+				return false
+			}
+		}
+		return false
+	}
+	// next skips whitespace and reports whether b[i] is c, consuming it.
+	next := func(c byte) bool {
+		ws()
+		if i < len(b) && b[i] == c {
+			i++
+			return true
+		}
+		return false
+	}
+	if !next('{') {
+		return false
+	}
+	if next('}') {
+		return i == len(b)
+	}
+	for {
+		ws()
+		if !str() || !next(':') {
+			return false
+		}
+		ws()
+		if i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case '"':
+			if !str() {
+				return false
+			}
+		case 'n':
+			if !bytes.HasPrefix(b[i:], []byte("null")) {
+				return false
+			}
+			i += len("null")
+		case '[':
+			i++
+			if !next(']') {
+				for {
+					ws()
+					if !str() {
+						return false
+					}
+					if next(']') {
+						break
+					}
+					if !next(',') {
+						return false
+					}
+				}
+			}
+		default:
+			return false
+		}
+		if next('}') {
+			ws()
+			return i == len(b)
+		}
+		if !next(',') {
+			return false
+		}
+	}
+}
+
 func stringList(v any) ([]string, bool) {
 	switch t := v.(type) {
 	case string:
@@ -194,7 +299,7 @@ func stringList(v any) ([]string, bool) {
 		}
 		return []string{t}, true
 	case []any:
-		out := make([]string, 0, len(t))
+		var out []string // nil when nothing was sent, as in ParseRequest
 		for _, e := range t {
 			s, ok := e.(string)
 			if !ok {
