@@ -212,7 +212,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		Settings:  settings,
 		Request:   req,
 	}
-	if g.Lifetime, err = x.lifetime(e.target, src, g.IssuedAt); err != nil {
+	if g.Lifetime, err = x.lifetime(e.target, src, e.now, g.IssuedAt); err != nil {
 		return nil, d.tokenErr(err)
 	}
 	shape := d.shape(req)
@@ -262,19 +262,22 @@ func (d *dialect) tokenErr(err *Error) *Error {
 
 // lifetime is the minted token's lifetime: the target's, else the
 // default, cut so that the token never outlives what it was made from.
-// Less than one second left refuses the source.
-func (x *Exchanger) lifetime(target *store.Client, src *verified, iat time.Time) (time.Duration, *Error) {
+// A source with less than one second left is refused rather than answered
+// with a token that is expired on arrival.
+func (x *Exchanger) lifetime(target *store.Client, src *verified, now, iat time.Time) (time.Duration, *Error) {
 	lifetime := x.cfg.Lifetime
 	if lt := target.Lifetime.Truncate(time.Second); lt > 0 {
 		lifetime = lt
 	}
-	if !src.notAfter.IsZero() {
-		if left := src.notAfter.Sub(iat).Truncate(time.Second); left < lifetime {
-			if left < time.Second {
-				return 0, grantErr("token expires too soon to be exchanged", nil)
-			}
-			lifetime = left
-		}
+	if src.notAfter.IsZero() {
+		return lifetime, nil
+	}
+	if src.notAfter.Sub(now) < time.Second {
+		return 0, grantErr("token expires too soon to be exchanged", nil)
+	}
+	// iat is now truncated, so exp = iat + left is never past notAfter.
+	if left := src.notAfter.Sub(iat).Truncate(time.Second); left < lifetime {
+		lifetime = left
 	}
 	return lifetime, nil
 }
