@@ -19,12 +19,12 @@ import (
 // Clients of the token-exchange world, a chain of services: the user signs
 // in at A; A calls B, B calls C, C calls D.
 const (
-	svcA   = "svc-a"                      // HS256 front end; the user's id_token is issued to it
-	svcB   = "svc-b"                      // HS256 API behind A; may exchange for itself
-	svcC   = "svc-c"                      // EdDSA API behind B
-	svcD   = "svc-d"                      // RS256 API behind C
+	svcA   = "svc-a"                       // HS256 front end; the user's id_token is issued to it
+	svcB   = "svc-b"                       // HS256 API behind A; may exchange for itself
+	svcC   = "svc-c"                       // EdDSA API behind B
+	svcD   = "svc-d"                       // RS256 API behind C
 	orders = "https://orders.example.com/" // ES256 API named by a URI, behind A and B
-	narrow = "narrow"                     // HS256 API behind A and B allowing only openid and profile
+	narrow = "narrow"                      // HS256 API behind A and B allowing only openid and profile
 )
 
 var bothGrants = []string{engine.GrantTypeJWTBearer, engine.GrantTypeTokenExchange}
