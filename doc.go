@@ -9,8 +9,14 @@
 //     urn:ietf:params:oauth:grant-type:jwt-bearer with client_id, id_token or
 //     refresh_token, target, scope and api_type; the answer is
 //     {"token_type":"Bearer","expires_in":36000,"id_token":"…"}.
-//   - Token exchange, RFC 8693 (planned): subject and actor tokens, audience
-//     and resource, answering access_token and issued_token_type.
+//   - Token exchange, RFC 8693: grant_type
+//     urn:ietf:params:oauth:grant-type:token-exchange with a subject token
+//     (id_token, access_token, jwt or refresh_token), an optional actor
+//     token, audience or resource and scope; the answer carries an RFC 9068
+//     access token (or an id_token) in access_token, with issued_token_type,
+//     and records who acts for the user in the act claim, so that a chain
+//     of services can pass a user on, each hop narrower and never longer
+//     lived than the last.
 //
 // The packages, from the bottom up:
 //
