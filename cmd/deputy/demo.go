@@ -57,7 +57,9 @@ func demoConfig(issuer string) (*fileConfig, error) {
 		return secretConfig{ID: client + "-" + suffix, Value: "base64url:" + base64.RawURLEncoding.EncodeToString(b)}
 	}
 	sources := []string{demoApp, demoRSApp}
-	grants := []string{engine.GrantTypeJWTBearer}
+	// The apps may use both grants; demo-api, as the middle service of a
+	// chain, may exchange the access tokens it receives for demo-ed-api.
+	grants := []string{engine.GrantTypeJWTBearer, engine.GrantTypeTokenExchange}
 	return &fileConfig{
 		Issuer:    issuer,
 		Lifetime:  "10h",
@@ -67,11 +69,12 @@ func demoConfig(issuer string) (*fileConfig, error) {
 			{ID: demoApp, Name: "Demo app (HS256 source)", SigningAlg: "HS256", Grants: grants,
 				AllowedSources: []string{demoApp}, Secrets: secretList{secret(demoApp)}},
 			{ID: demoAPI, Name: "Demo API (HS256 target)", SigningAlg: "HS256",
+				Grants:         []string{engine.GrantTypeTokenExchange},
 				AllowedSources: sources, Secrets: secretList{secret(demoAPI)}},
 			{ID: demoRSApp, Name: "Demo app (RS256 source)", SigningAlg: "RS256", Grants: grants,
 				AllowedSources: []string{demoRSApp}},
 			{ID: demoEdAPI, Name: "Demo API (EdDSA target)", SigningAlg: "EdDSA",
-				AllowedSources: sources},
+				AllowedSources: []string{demoApp, demoRSApp, demoAPI}},
 		},
 	}, nil
 }

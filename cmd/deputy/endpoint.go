@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,9 @@ type endpoint struct {
 	// basicAuth accepts client authentication by HTTP Basic (RFC 6749
 	// §2.3.1), as OAuth clients send it to POST /oauth/token.
 	basicAuth bool
+	// grants are the grant types the endpoint serves; any other is
+	// unsupported_grant_type, whatever the engine knows.
+	grants []string
 }
 
 // Media types of request bodies.
@@ -70,6 +74,9 @@ func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 		usedBasic := false
 		if err == nil && ep.basicAuth {
 			usedBasic, err = applyBasicAuth(r, req)
+		}
+		if err == nil && req.GrantType != "" && !slices.Contains(ep.grants, req.GrantType) {
+			err = &engine.Error{Code: engine.CodeUnsupportedGrantType, Description: "grant_type not supported at this endpoint"}
 		}
 		clientID := ""
 		if req != nil {

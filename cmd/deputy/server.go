@@ -48,6 +48,12 @@ const (
 	pathHealth     = "/healthz"
 )
 
+// Grant types each token endpoint serves.
+var (
+	delegationGrants = []string{engine.GrantTypeJWTBearer}
+	tokenGrants      = []string{engine.GrantTypeJWTBearer, engine.GrantTypeTokenExchange}
+)
+
 // newServer builds the engine from cfg and the handler around it.
 func newServer(cfg serverConfig) (*server, error) {
 	if cfg.Store == nil {
@@ -96,10 +102,11 @@ func newServer(cfg serverConfig) (*server, error) {
 	}
 	mux := http.NewServeMux()
 	// The seed's endpoint takes JSON (the Node SDK) and form bodies
-	// (auth0-js); RFC 6749's token endpoint takes form bodies only, with
-	// optional HTTP Basic client authentication (§2.3.1).
-	mux.Handle(pathDelegation, s.tokenEndpoint(endpoint{json: true}))
-	mux.Handle(pathToken, s.tokenEndpoint(endpoint{basicAuth: true}))
+	// (auth0-js) and serves delegation only; RFC 6749's token endpoint
+	// takes form bodies only, with optional HTTP Basic client
+	// authentication (§2.3.1), and serves both grants.
+	mux.Handle(pathDelegation, s.tokenEndpoint(endpoint{json: true, grants: delegationGrants}))
+	mux.Handle(pathToken, s.tokenEndpoint(endpoint{basicAuth: true, grants: tokenGrants}))
 	mux.HandleFunc(pathJWKS, s.serveJWKS)
 	mux.HandleFunc(pathHealth, serveHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
