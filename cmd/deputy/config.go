@@ -218,6 +218,7 @@ type hostConfig struct {
 	Replay      bool
 	CORSOrigins []string // normalised origins
 	RateLimit   rateLimit
+	SigningAlgs []string // algorithms of the enabled clients, sorted
 }
 
 // loadConfigFile reads and checks a config file. Relative paths inside it
@@ -301,7 +302,11 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 			// catches whatever store validation adds later.
 			bad(p, "%v", err)
 		}
+		if !c.Disabled && !slices.Contains(hc.SigningAlgs, c.SigningAlg) {
+			hc.SigningAlgs = append(hc.SigningAlgs, c.SigningAlg)
+		}
 	}
+	slices.Sort(hc.SigningAlgs)
 	if len(errs) > 0 {
 		return nil, errs
 	}

@@ -77,7 +77,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: deputy serve (--demo | --config FILE) [flags]\n\n"+
-			"Serves POST /delegation, POST /oauth/token, GET /.well-known/jwks.json and GET /healthz.\n\n")
+			"Serves POST /delegation, POST /oauth/token, GET /.well-known/jwks.json,\n"+
+			"GET /.well-known/oauth-authorization-server (and openid-configuration) and GET /healthz.\n\n")
 		fs.PrintDefaults()
 	}
 	var f serveFlags

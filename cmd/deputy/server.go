@@ -108,6 +108,17 @@ func newServer(cfg serverConfig) (*server, error) {
 	mux.Handle(pathDelegation, s.tokenEndpoint(endpoint{json: true, grants: delegationGrants}))
 	mux.Handle(pathToken, s.tokenEndpoint(endpoint{basicAuth: true, grants: tokenGrants}))
 	mux.HandleFunc(pathJWKS, s.serveJWKS)
+	if doc, err := newMetadata(&cfg.hostConfig); err != nil {
+		// Not fatal: the token endpoints work without it.
+		logger.Warn("deputy: no authorization server metadata: "+err.Error(), "issuer", cfg.Issuer)
+	} else {
+		h, err := metadataHandler(doc)
+		if err != nil {
+			return nil, err
+		}
+		mux.HandleFunc(pathASMetadata, h)
+		mux.HandleFunc(pathOIDCMetadata, h)
+	}
 	mux.HandleFunc(pathHealth, serveHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &engine.Error{Code: "not_found", Description: "no such endpoint"})
