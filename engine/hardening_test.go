@@ -211,3 +211,38 @@ func TestLogValue(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthenticate: the requester steps alone answer exactly as Exchange
+// would at that step, and never look at a token.
+func TestAuthenticate(t *testing.T) {
+	w := newXWorld(t, nil)
+	putClient(t, w.st, store.Client{ID: "conf", SigningAlg: "RS256", Confidential: true, Grants: bothGrants,
+		Secrets: []store.Secret{{ID: "conf-s1", Value: []byte(strings.Repeat("k", 32))}}})
+	for _, tc := range []struct {
+		name string
+		req  *engine.Request
+		code string // "" for nil
+	}{
+		{"usable", &engine.Request{GrantType: engine.GrantTypeTokenExchange, ClientID: svcA}, ""},
+		{"usable, token never looked at", &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: svcA, IDToken: "garbage"}, ""},
+		{"confidential with its secret", &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: "conf", ClientSecret: strings.Repeat("k", 32)}, ""},
+		{"confidential without secret", &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: "conf"}, engine.CodeInvalidClient},
+		{"wrong secret", &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: "conf", ClientSecret: strings.Repeat("x", 32)}, engine.CodeInvalidClient},
+		{"unknown", &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: "nobody"}, engine.CodeInvalidClient},
+		{"disabled", &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: offline}, engine.CodeInvalidClient},
+		{"grant not allowed", &engine.Request{GrantType: engine.GrantTypeTokenExchange, ClientID: appHS}, engine.CodeUnauthorizedClient},
+		{"unknown grant", &engine.Request{GrantType: "password", ClientID: svcA}, engine.CodeUnsupportedGrantType},
+		{"nil", nil, engine.CodeInvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := w.x.Authenticate(context.Background(), tc.req)
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("Authenticate = %v, want nil", err)
+				}
+				return
+			}
+			assertRefused(t, nil, err, tc.code)
+		})
+	}
+}
