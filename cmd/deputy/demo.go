@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
@@ -159,6 +160,24 @@ func printDemo(w io.Writer, baseURL string, fc *fileConfig, idToken, caFile stri
 	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/json' --data %s\n",
 		cacert, shellQuote(baseURL+pathDelegation), shellQuote(string(body)))
 	fmt.Fprintf(w, "deputy: for an EdDSA token, set \"target\" to %q; for your own tokens, see deputy demo-config and deputy token\n", demoEdAPI)
+	fmt.Fprintf(w, "deputy: or exchange the same id_token for an access token for %s (RFC 8693 token exchange):\n", demoAPI)
+	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/x-www-form-urlencoded' --data %s\n",
+		cacert, shellQuote(baseURL+pathToken), shellQuote(demoExchangeForm(idToken)))
+	fmt.Fprintf(w, "deputy: metadata (RFC 8414): %s%s\n", baseURL, pathASMetadata)
+}
+
+// demoExchangeForm is the RFC 8693 request the demo prints: demo-app, a
+// public client, trades the demo id_token for an access token for
+// demo-api.
+func demoExchangeForm(idToken string) string {
+	return url.Values{
+		"grant_type":         {engine.GrantTypeTokenExchange},
+		"client_id":          {demoApp},
+		"subject_token":      {idToken},
+		"subject_token_type": {engine.TokenTypeIDToken},
+		"audience":           {demoAPI},
+		"scope":              {"openid profile email"},
+	}.Encode()
 }
 
 // shellQuote quotes s for a POSIX shell.

@@ -13,12 +13,17 @@ import (
 	"time"
 )
 
-// curlRE picks the URL and the JSON body out of the printed curl command.
-var curlRE = regexp.MustCompile(`^curl --request POST --url '([^']+)' --header 'content-type: application/json' --data '([^']+)'$`)
+// curlRE picks the URL and the JSON body out of the printed delegation
+// curl command, exchangeRE the URL and the form body out of the token
+// exchange one.
+var (
+	curlRE     = regexp.MustCompile(`^curl --request POST --url '([^']+)' --header 'content-type: application/json' --data '([^']+)'$`)
+	exchangeRE = regexp.MustCompile(`^curl --request POST --url '([^']+)' --header 'content-type: application/x-www-form-urlencoded' --data '([^']+)'$`)
+)
 
 // TestBinaryEndToEnd builds the real binary, runs "serve --demo" on an
-// ephemeral port, replays the curl command it prints, and stops it with
-// SIGTERM.
+// ephemeral port, replays the two curl commands it prints (delegation and
+// token exchange), and stops it with SIGTERM.
 func TestBinaryEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -50,7 +55,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 
 	// Read stderr until the curl and listening lines; keep draining it
 	// afterwards so that the server never blocks on a full pipe.
-	type found struct{ url, body, base string }
+	type found struct{ url, body, xurl, xbody, base string }
 	lines := make(chan found, 1)
 	var log strings.Builder
 	logDone := make(chan struct{})
@@ -66,10 +71,13 @@ func TestBinaryEndToEnd(t *testing.T) {
 			if m := curlRE.FindStringSubmatch(line); m != nil {
 				f.url, f.body = m[1], m[2]
 			}
+			if m := exchangeRE.FindStringSubmatch(line); m != nil {
+				f.xurl, f.xbody = m[1], m[2]
+			}
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
 				f.base = m[1]
 			}
-			if !sent && f.url != "" && f.base != "" {
+			if !sent && f.url != "" && f.xurl != "" && f.base != "" {
 				lines <- f
 				sent = true
 			}
@@ -101,6 +109,17 @@ func TestBinaryEndToEnd(t *testing.T) {
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	checkDelegated(t, reply{status: res.StatusCode, header: res.Header, body: b})
+
+	if !strings.HasPrefix(f.xurl, f.base+"/") {
+		t.Errorf("exchange curl URL %s is not on %s", f.xurl, f.base)
+	}
+	res, err = http.Post(f.xurl, "application/x-www-form-urlencoded", strings.NewReader(f.xbody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	checkExchanged(t, reply{status: res.StatusCode, header: res.Header, body: b}, "openid email profile")
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
