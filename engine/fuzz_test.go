@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"maps"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 	josejson "github.com/go-jose/go-jose/v4/json"
@@ -350,23 +355,100 @@ func fuzzEdKey() ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(seed[:])
 }
 
-// openTarget is a target of the fuzz world that allows every source.
-const openTarget = "open"
+// Targets the fuzz world adds to the standard one.
+const (
+	// openTarget allows every source.
+	openTarget = "open"
+	// uriTarget is an API named by a URI, as a token-exchange resource
+	// names it: EdDSA, every source, a 600 s lifetime, and only some
+	// scopes.
+	uriTarget = "https://api.example.com/"
+)
+
+// Token-exchange vocabulary as DESIGN spells it. The oracle does not use
+// the engine's constants, so that a wrong constant shows.
+const (
+	grantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	tokenTypePrefix    = "urn:ietf:params:oauth:token-type:"
+	ttIDToken          = tokenTypePrefix + "id_token"
+	ttAccessToken      = tokenTypePrefix + "access_token"
+	ttJWT              = tokenTypePrefix + "jwt"
+	ttRefreshToken     = tokenTypePrefix + "refresh_token"
+)
+
+// fuzzTokenTypes are the subject and actor token types FuzzExchange
+// chooses from (three bits each): the four DESIGN takes, and values it
+// refuses.
+var fuzzTokenTypes = [8]string{
+	"", ttIDToken, ttAccessToken, ttJWT, ttRefreshToken,
+	tokenTypePrefix + "saml2", tokenTypePrefix + "ID_TOKEN", "id_token",
+}
+
+// fuzzRequestedTypes are the requested_token_type values (two bits).
+var fuzzRequestedTypes = [4]string{"", ttAccessToken, ttIDToken, ttJWT}
+
+// teTypes packs indexes into fuzzTokenTypes (subject, actor) and
+// fuzzRequestedTypes into FuzzExchange's types argument.
+func teTypes(subject, actor, requested int) uint8 {
+	return uint8(subject | actor<<3 | requested<<6)
+}
+
+// Bits of FuzzExchange's grant argument.
+const (
+	grantBitExchange = 1 << iota // token exchange; else delegation
+	grantBitTarget               // token exchange with target (delegation-only) set
+	grantBitRefresh              // token exchange with refresh_token (delegation-only) set
+)
+
+// The fuzz world's refresh tokens and profiles, known to the oracle by
+// token rather than through the store.
+var (
+	fuzzUser          = "auth0|ada"
+	fuzzRefreshGrants = map[string]store.RefreshGrant{
+		"rt-ada":       {ClientID: appHS, Subject: fuzzUser, Scope: []string{"openid", "profile", "email", "offline_access"}, ExpiresAt: fixedNow.Add(2 * time.Hour)},
+		"rt-ada-noexp": {ClientID: appHS, Subject: fuzzUser, Scope: []string{"openid", "email"}},
+		"rt-ada-soon":  {ClientID: appHS, Subject: fuzzUser, Scope: []string{"openid"}, ExpiresAt: fixedNow.Add(500 * time.Millisecond)},
+		"rt-no-scope":  {ClientID: appHS, Subject: fuzzUser, ExpiresAt: fixedNow.Add(time.Hour)},
+		"rt-revoked":   {ClientID: appHS, Subject: fuzzUser, Scope: []string{"openid"}, Revoked: true},
+		"rt-expired":   {ClientID: appHS, Subject: fuzzUser, Scope: []string{"openid"}, ExpiresAt: fixedNow},
+		"rt-ghost":     {ClientID: appHS, Subject: "auth0|ghost", Scope: []string{"openid"}},
+		"rt-api":       {ClientID: apiHS, Subject: fuzzUser, Scope: []string{"openid", "email", "phone"}, ExpiresAt: fixedNow.Add(time.Hour)},
+	}
+)
+
+// fuzzProfile is the profile of fuzzUser: the id_token claims, plus an
+// owned claim that must never be copied.
+func fuzzProfile() claims.Set {
+	c := userClaims()
+	c["nonce"] = "profile-nonce"
+	return c
+}
+
+// exchangeRequesters may use the token-exchange grant in the fuzz world;
+// app-es may not.
+var exchangeRequesters = []string{appHS, apiHS, appRS, appEd}
 
 // newFuzzWorld is the standard world with fixed HMAC secrets, a fixed
-// EdDSA signing key, and a target allowing "*".
+// EdDSA signing key, refresh tokens and profiles, the token-exchange grant
+// for exchangeRequesters, and the targets open and uriTarget.
 func newFuzzWorld(tb testing.TB) *world {
 	tb.Helper()
-	w := newWorld(tb, nil)
-	for _, id := range []string{appHS, apiHS, lonely, offline} {
+	st := store.NewMemory()
+	w := newWorldOn(tb, st, func(c *engine.Config) { c.RefreshTokens, c.Profiles = st, st })
+	for _, id := range []string{appHS, apiHS, lonely, offline, appRS, appEd} {
 		c, err := w.st.Client(context.Background(), id)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		n := *c
-		n.Secrets = []store.Secret{{ID: id + "-s1", Value: fuzzSecret(id)}}
+		if store.IsHMAC(n.SigningAlg) {
+			n.Secrets = []store.Secret{{ID: id + "-s1", Value: fuzzSecret(id)}}
+			w.secrets[id] = fuzzSecret(id)
+		}
+		if slices.Contains(exchangeRequesters, id) {
+			n.Grants = []string{engine.GrantTypeJWTBearer, grantTokenExchange}
+		}
 		putClient(tb, w.st, n)
-		w.secrets[id] = fuzzSecret(id)
 	}
 	if err := w.st.AddKey(jose.JSONWebKey{Key: fuzzEdKey(), KeyID: "ed-fuzz", Algorithm: "EdDSA"}); err != nil {
 		tb.Fatal(err)
@@ -374,29 +456,76 @@ func newFuzzWorld(tb testing.TB) *world {
 	putClient(tb, w.st, store.Client{ID: openTarget, SigningAlg: "HS256", AllowedSources: []string{"*"},
 		Secrets: []store.Secret{{ID: openTarget + "-s1", Value: fuzzSecret(openTarget)}}})
 	w.secrets[openTarget] = fuzzSecret(openTarget)
+	putClient(tb, w.st, store.Client{ID: uriTarget, SigningAlg: "EdDSA", AllowedSources: []string{"*"},
+		Lifetime: 600 * time.Second, Scopes: []string{"openid", "email", "profile"}})
+	for tok, g := range fuzzRefreshGrants {
+		w.st.PutRefreshToken(tok, g)
+	}
+	w.st.PutProfile(fuzzUser, fuzzProfile())
 	return w
 }
 
-// FuzzExchange runs delegation requests against a seeded world. Whatever
-// the input, a refusal is an *engine.Error with a known code, no response,
-// and no echo of the token; and a response only ever comes back when an
-// independent oracle agrees that it should: the presented token verifies
-// with go-jose under the requester's registered key and algorithm and
-// carries valid claims for it, the target exists, is enabled and lists the
-// requester, and the minted token verifies under the target's key with
-// iss = issuer, aud = target, azp = requester and no claim the source did
-// not have.
-func FuzzExchange(f *testing.F) {
-	w := newFuzzWorld(f)
-	for _, s := range exchangeSeeds(f, w) {
-		f.Add(s.token, s.client, s.target, s.scope, s.apiType)
-	}
-	ctx := context.Background()
-	f.Fuzz(func(t *testing.T, token, clientID, target, scopeStr, apiType string) {
-		req := &engine.Request{
+// fuzzRequest builds the request FuzzExchange sends. In the token-exchange
+// dialect, target holds space-separated names: each is an audience, or a
+// resource when it starts with "~"; empty names are dropped, as
+// ParseRequest drops empty values.
+func fuzzRequest(token, clientID, target, scopeStr, apiType string, grant, types uint8, actor string) *engine.Request {
+	if grant&grantBitExchange == 0 {
+		return &engine.Request{
 			GrantType: engine.GrantTypeJWTBearer, ClientID: clientID, IDToken: token,
 			Target: target, Scope: scopeStr, APIType: apiType,
 		}
+	}
+	req := &engine.Request{
+		GrantType: grantTokenExchange, ClientID: clientID, Scope: scopeStr, APIType: apiType,
+		SubjectToken: token, SubjectTokenType: fuzzTokenTypes[types&7],
+		ActorTokenType:     fuzzTokenTypes[types>>3&7],
+		RequestedTokenType: fuzzRequestedTypes[types>>6],
+	}
+	if req.ActorTokenType != "" || actor != "" {
+		req.ActorToken = actor
+	}
+	for _, n := range strings.Split(target, " ") {
+		if r, ok := strings.CutPrefix(n, "~"); ok {
+			if r != "" {
+				req.Resource = append(req.Resource, r)
+			}
+		} else if n != "" {
+			req.Audience = append(req.Audience, n)
+		}
+	}
+	if grant&grantBitTarget != 0 {
+		req.Target = target
+	}
+	if grant&grantBitRefresh != 0 {
+		req.RefreshToken = token
+	}
+	return req
+}
+
+// FuzzExchange runs delegation and token-exchange requests against a
+// seeded world. Whatever the input, a refusal is an *engine.Error with a
+// known code, no response, and no echo of a token.
+//
+// Delegation: a response only ever comes back when an independent oracle
+// agrees that it should: the presented token verifies with go-jose under
+// the requester's registered key and algorithm and carries valid claims
+// for it, the target exists, is enabled and lists the requester, and the
+// minted token verifies under the target's key with iss = issuer, aud =
+// target, azp = requester and no claim the source did not have.
+//
+// Token exchange: the oracle (oracleExchange) re-derives from DESIGN's
+// rules, with go-jose and the world's data only, whether a token may be
+// minted and exactly what it holds, or which codes a refusal may carry;
+// any disagreement fails.
+func FuzzExchange(f *testing.F) {
+	w := newFuzzWorld(f)
+	for _, s := range exchangeSeeds(f, w) {
+		f.Add(s.token, s.client, s.target, s.scope, s.apiType, s.grant, s.types, s.actor)
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, token, clientID, target, scopeStr, apiType string, grant, types uint8, actor string) {
+		req := fuzzRequest(token, clientID, target, scopeStr, apiType, grant, types, actor)
 		res, err := w.x.Exchange(ctx, req)
 		if err != nil {
 			xe := engineError(t, err)
@@ -405,24 +534,30 @@ func FuzzExchange(f *testing.F) {
 			}
 			msg := err.Error() + " " + xe.Description
 			// Descriptions hold no dot, so a dotted input found in one was echoed.
-			if len(token) >= 8 && strings.Contains(token, ".") && strings.Contains(msg, token) {
-				t.Fatalf("error text %q echoes the token", msg)
+			for _, tok := range []string{token, actor} {
+				if len(tok) >= 8 && strings.Contains(tok, ".") && strings.Contains(msg, tok) {
+					t.Fatalf("error text %q echoes a token", msg)
+				}
 			}
 			for id, s := range w.secrets {
 				if strings.Contains(msg, string(s)) {
 					t.Fatalf("error text holds %s's secret", id)
 				}
 			}
-			return
-		}
-		if res == nil {
+		} else if res == nil {
 			t.Fatal("no response and no error")
 		}
-		checkGranted(t, w, req, res)
+		if req.GrantType == grantTokenExchange {
+			checkTokenExchange(t, w, req, res, err)
+			return
+		}
+		if err == nil {
+			checkGranted(t, w, req, res)
+		}
 	})
 }
 
-// checkGranted is FuzzExchange's oracle for a request that succeeded.
+// checkGranted is FuzzExchange's oracle for a delegation that succeeded.
 func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Response) {
 	t.Helper()
 	ctx := context.Background()
@@ -438,8 +573,10 @@ func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Respo
 	if err != nil || requester.Disabled || !slices.Contains(requester.Grants, engine.GrantTypeJWTBearer) {
 		t.Fatalf("granted to requester %q (%v)", req.ClientID, err)
 	}
-	src := oracleVerify(t, w, req.IDToken, requester)
-	oracleSourceClaims(t, src, req.ClientID)
+	src, why := oracleJWS(w, req.IDToken, requester, kindID)
+	if why != "" {
+		t.Fatalf("granted a source token the oracle refuses: %s", why)
+	}
 
 	// (b) The target exists, is enabled and lists the requester.
 	target, err := w.st.Client(ctx, req.Target)
@@ -456,7 +593,7 @@ func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Respo
 	if h.Algorithm != target.SigningAlg {
 		t.Fatalf("minted with %s, target registered %s", h.Algorithm, target.SigningAlg)
 	}
-	if out["iss"] != issuer || out["aud"] != req.Target || out["azp"] != req.ClientID || out["sub"] != src["sub"] {
+	if out["iss"] != issuer || out["aud"] != req.Target || out["azp"] != req.ClientID || out["sub"] != src.sub {
 		t.Fatalf("minted iss=%v aud=%v azp=%v sub=%v for requester %q target %q", out["iss"], out["aud"], out["azp"], out["sub"], req.ClientID, req.Target)
 	}
 	iat, _ := out.NumericDate("iat")
@@ -472,36 +609,115 @@ func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Respo
 		if claims.IsOwned(k) {
 			t.Fatalf("minted token carries owned claim %q", k)
 		}
-		if sv, ok := src[k]; !ok || !cmp.Equal(sv, v) {
+		if sv, ok := src.claims[k]; !ok || !cmp.Equal(sv, v) {
 			t.Fatalf("minted claim %q = %v; source has %v", k, v, sv)
 		}
 	}
 }
 
-// oracleVerify verifies token as go-jose alone would for client: its one
-// algorithm, its unexpired secrets or the KeyStore's keys declared for that
-// algorithm, the kid honoured, no header parameter the design refuses.
-func oracleVerify(t *testing.T, w *world, token string, client *store.Client) claims.Set {
-	t.Helper()
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(client.SigningAlg)})
-	if err != nil {
-		t.Fatalf("granted a token go-jose does not parse for %s: %v", client.SigningAlg, err)
+// Limits of DESIGN and the engine's documented defaults, as the oracle
+// applies them (skew 0 in the fuzz world).
+const (
+	oracleMaxTokenSize    = 8 << 10
+	oracleMaxSourceExpiry = 48 * 60 * 60
+	oracleMaxActDepth     = 5
+	oracleDefaultLifetime = 36000
+	oracleMaxNumericDate  = 253402300799 // claims: nothing after the year 9999
+	oracleMaxKIDOrJTI     = 256
+)
+
+// oracleOwned are the claims DESIGN says the engine owns.
+var oracleOwned = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
+	"azp": true, "act": true, "may_act": true, "scope": true, "client_id": true, "nonce": true,
+	"at_hash": true, "c_hash": true, "auth_time": true, "sid": true, "cnf": true,
+}
+
+// oracleMapping is DESIGN's standard mapping (OIDC Core §5.4).
+var oracleMapping = map[string][]string{
+	"openid": nil, "offline_access": nil,
+	"profile": {"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"},
+	"email":   {"email", "email_verified"},
+	"address": {"address"},
+	"phone":   {"phone_number", "phone_number_verified"},
+}
+
+// oracleKind is the rule set a presented JWS is checked by.
+type oracleKind int
+
+const (
+	kindID     oracleKind = iota // an id_token
+	kindAccess                   // an RFC 9068 access token
+	kindEither                   // DESIGN's jwt: the typ header decides
+)
+
+// oracleSource is a presented token the oracle accepts.
+type oracleSource struct {
+	claims  claims.Set
+	sub     string
+	cap     time.Time // exp, or the refresh grant's ExpiresAt; zero: none
+	bounded bool      // an access token's scope claim or a refresh grant's scope
+	bound   []string
+	act     any // the token's act; nil when absent
+}
+
+// oracleJWS verifies token as go-jose alone would for client under the
+// rules of kind: its one algorithm, its unexpired secrets or the
+// KeyStore's keys declared for that algorithm, the kid honoured, no header
+// parameter the design refuses, typ as the kind requires, and the claim
+// rules. It returns why it refuses, or "".
+func oracleJWS(w *world, token string, client *store.Client, kind oracleKind) (*oracleSource, string) {
+	if len(token) > oracleMaxTokenSize {
+		return nil, "token larger than MaxTokenSize"
 	}
 	if strings.Count(token, ".") != 2 || strings.ContainsAny(token, "\r\n") {
-		t.Fatal("granted a token that is not a plain compact JWS")
+		return nil, "not a plain compact JWS"
+	}
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(client.SigningAlg)})
+	if err != nil {
+		return nil, "go-jose does not parse it for " + client.SigningAlg
 	}
 	hd := jws.Signatures[0].Header
 	if hd.JSONWebKey != nil {
-		t.Fatal("granted a token with an embedded jwk")
+		return nil, "embedded jwk"
 	}
-	for _, k := range []jose.HeaderKey{"jku", "x5u", "x5c", "crit", "b64", "cty", "zip", "enc"} {
+	// Key references, crit/b64, nested JWTs and JWE-only parameters.
+	for _, k := range []jose.HeaderKey{"jku", "x5u", "crit", "b64", "cty", "zip", "enc", "epk", "p2s", "p2c", "iv", "tag"} {
 		if _, ok := hd.ExtraHeaders[k]; ok {
-			t.Fatalf("granted a token with header %s", k)
+			return nil, "header " + string(k)
 		}
 	}
-	if typ, ok := hd.ExtraHeaders["typ"]; ok {
-		if s, _ := typ.(string); !strings.EqualFold(s, "JWT") {
-			t.Fatalf("granted a token with typ %v", typ)
+	if _, err := hd.Certificates(x509.VerifyOptions{Roots: x509.NewCertPool()}); !errors.Is(err, jose.ErrMissingX5cHeader) {
+		return nil, "header x5c"
+	}
+	typ, hasTyp := "", false
+	if v, ok := hd.ExtraHeaders["typ"]; ok {
+		if typ, hasTyp = v.(string); !hasTyp {
+			return nil, "typ not a string"
+		}
+		if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+			typ = typ[len("application/"):]
+		}
+	}
+	isAT := hasTyp && strings.EqualFold(typ, "at+jwt")
+	if kind == kindEither {
+		kind = kindID
+		if isAT {
+			kind = kindAccess
+		}
+	}
+	switch kind {
+	case kindAccess:
+		if !isAT {
+			return nil, "access token without typ at+jwt"
+		}
+	case kindID:
+		if hasTyp && !strings.EqualFold(typ, "JWT") {
+			return nil, "id_token with typ " + typ
+		}
+		if _, ok := hd.ExtraHeaders["deputy"]; ok {
+			return nil, "id_token minted by deputy"
 		}
 	}
 	var keys []any
@@ -519,72 +735,519 @@ func oracleVerify(t *testing.T, w *world, token string, client *store.Client) cl
 			}
 		}
 	}
+	var payload []byte
 	for _, k := range keys {
-		if payload, err := jws.Verify(k); err == nil {
-			var c claims.Set
-			if err := josejson.Unmarshal(payload, &c); err != nil || c == nil {
-				t.Fatalf("granted a token whose payload is not a JSON object: %v", err)
-			}
-			return c
+		if p, err := jws.Verify(k); err == nil {
+			payload = p
+			break
 		}
 	}
-	t.Fatalf("granted a token that no key of %s (%s) verifies", client.ID, client.SigningAlg)
-	return nil
+	if payload == nil {
+		return nil, "no key of " + client.ID + " verifies it"
+	}
+	if !utf8.Valid(payload) {
+		return nil, "payload not UTF-8"
+	}
+	var c claims.Set
+	if err := josejson.Unmarshal(payload, &c); err != nil || c == nil {
+		return nil, "payload not a JSON object"
+	}
+	src := &oracleSource{claims: c}
+	if why := oracleClaims(c, client.ID, kind == kindID, src); why != "" {
+		return nil, why
+	}
+	if act, ok := c["act"]; ok {
+		if d := oracleActDepth(act); d == 0 || d > oracleMaxActDepth {
+			return nil, "act malformed or deeper than 5"
+		}
+		src.act = act
+	}
+	if kind == kindAccess {
+		src.bounded, src.bound = true, []string{"openid"}
+		if v, ok := c["scope"]; ok {
+			s, ok := v.(string)
+			if !ok {
+				return nil, "scope claim not a string"
+			}
+			if src.bound, ok = oracleParseScope(s); !ok {
+				return nil, "scope claim malformed"
+			}
+		}
+	}
+	return src, ""
 }
 
-// oracleSourceClaims re-checks the delegation claim rules with skew 0.
-func oracleSourceClaims(t *testing.T, c claims.Set, clientID string) {
-	t.Helper()
+// oracleNumericDate is a JSON number within 1970..9999.
+func oracleNumericDate(v any) (float64, bool) {
+	f, ok := v.(float64)
+	return f, ok && f >= 0 && f <= oracleMaxNumericDate
+}
+
+// oracleClaims applies DESIGN's claim rules with skew 0 and fills src's
+// sub and cap.
+func oracleClaims(c claims.Set, clientID string, idToken bool, src *oracleSource) string {
+	now := float64(fixedNow.Unix())
 	if c["iss"] != issuer {
-		t.Fatalf("granted a token with iss %v", c["iss"])
+		return "iss is not the issuer"
 	}
-	if sub, ok := c["sub"].(string); !ok || sub == "" {
-		t.Fatalf("granted a token with sub %v", c["sub"])
+	sub, ok := c["sub"].(string)
+	if !ok || sub == "" {
+		return "sub missing"
 	}
-	exp, ok := c["exp"].(float64)
-	if !ok || !(float64(fixedNow.Unix()) < exp) {
-		t.Fatalf("granted a token with exp %v at %d", c["exp"], fixedNow.Unix())
+	exp, ok := oracleNumericDate(c["exp"])
+	switch {
+	case !ok:
+		return "exp missing or invalid"
+	case !(now < exp):
+		return "expired"
+	case exp > now+oracleMaxSourceExpiry:
+		return "exp beyond MaxSourceExpiry"
 	}
 	for _, n := range []string{"nbf", "iat"} {
 		if v, present := c[n]; present {
-			f, ok := v.(float64)
-			if !ok || f > float64(fixedNow.Unix()) {
-				t.Fatalf("granted a token with %s %v", n, v)
+			if f, ok := oracleNumericDate(v); !ok || f > now {
+				return n + " invalid or in the future"
 			}
 		}
 	}
 	var aud []string
 	switch a := c["aud"].(type) {
 	case string:
-		aud = []string{a}
+		if a != "" {
+			aud = []string{a}
+		}
 	case []any:
 		for _, m := range a {
 			s, ok := m.(string)
 			if !ok || s == "" {
-				t.Fatalf("granted a token with aud %v", c["aud"])
+				return "aud member invalid"
 			}
 			aud = append(aud, s)
 		}
 	}
 	if !slices.Contains(aud, clientID) {
-		t.Fatalf("granted a token with aud %v to %q", c["aud"], clientID)
+		return "aud does not name the requester"
 	}
-	if _, has := c["azp"]; has || len(aud) > 1 {
-		if c["azp"] != clientID {
-			t.Fatalf("granted a token with azp %v and aud %v to %q", c["azp"], aud, clientID)
+	if _, has := c["azp"]; idToken && (has || len(aud) > 1) && c["azp"] != clientID {
+		return "azp does not name the requester"
+	}
+	if v, has := c["jti"]; has {
+		if s, ok := v.(string); !ok || s == "" || len(s) > oracleMaxKIDOrJTI {
+			return "jti invalid"
 		}
+	}
+	sec, frac := math.Modf(exp)
+	src.sub, src.cap = sub, time.Unix(int64(sec), int64(frac*1e9))
+	return ""
+}
+
+// oracleActDepth is the number of act levels of v, or 0 when a level is
+// not an object with a non-empty string sub.
+func oracleActDepth(v any) int {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return 0
+	}
+	if s, ok := m["sub"].(string); !ok || s == "" {
+		return 0
+	}
+	next, ok := m["act"]
+	if !ok {
+		return 1
+	}
+	if d := oracleActDepth(next); d > 0 {
+		return d + 1
+	}
+	return 0
+}
+
+// oracleParseScope parses RFC 6749 §3.3 scope (NQCHAR tokens, single
+// spaces) within the scope package's documented limits (4096 bytes, 256
+// raw tokens, 64 distinct), returning the canonical set.
+func oracleParseScope(s string) ([]string, bool) {
+	if s == "" {
+		return nil, true
+	}
+	if len(s) > 4096 {
+		return nil, false
+	}
+	toks := strings.Split(s, " ")
+	if len(toks) > 256 {
+		return nil, false
+	}
+	for _, t := range toks {
+		if t == "" {
+			return nil, false
+		}
+		for i := 0; i < len(t); i++ {
+			if c := t[i]; !(c == 0x21 || c >= 0x23 && c <= 0x5B || c >= 0x5D && c <= 0x7E) {
+				return nil, false
+			}
+		}
+	}
+	out := oracleCanonical(toks)
+	return out, len(out) <= 64
+}
+
+// oracleCanonical is DESIGN's canonical scope: openid first, then the
+// rest sorted, without repeats.
+func oracleCanonical(toks []string) []string {
+	var out []string
+	rest := slices.Clone(toks)
+	if slices.Contains(rest, "openid") {
+		out = append(out, "openid")
+		rest = slices.DeleteFunc(rest, func(t string) bool { return t == "openid" })
+	}
+	slices.Sort(rest)
+	return append(out, slices.Compact(rest)...)
+}
+
+// oracleAbsoluteURI reports whether r is an absolute URI (RFC 3986 §4.3:
+// a scheme, then ":") without a fragment.
+func oracleAbsoluteURI(r string) bool {
+	scheme, _, ok := strings.Cut(r, ":")
+	if !ok || scheme == "" || strings.Contains(r, "#") {
+		return false
+	}
+	for i, c := range scheme {
+		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !alpha && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// exchangeWant is what the oracle expects of a token-exchange request:
+// either the codes a refusal may carry (one per failed rule; the order in
+// which the engine checks is not the oracle's business), or, when there
+// are none, the token that must be minted.
+type exchangeWant struct {
+	codes map[string][]string // code → the rules that failed with it
+
+	requester, target *store.Client
+	src               *oracleSource
+	access            bool     // an access token is requested, else an id_token
+	act               any      // the act the minted token must carry; nil: none
+	scope             []string // granted, canonical
+	lifetime          int64    // seconds
+}
+
+func (w *exchangeWant) refuse(code, why string) {
+	w.codes[code] = append(w.codes[code], why)
+}
+
+// oracleExchange decides a token-exchange request by DESIGN's rules.
+func oracleExchange(w *world, req *engine.Request) *exchangeWant {
+	ctx := context.Background()
+	want := &exchangeWant{codes: map[string][]string{}}
+	ir := func(why string) { want.refuse(engine.CodeInvalidRequest, why) }
+
+	// Shape.
+	if req.ClientID == "" {
+		ir("client_id missing")
+	}
+	if req.IDToken != "" || req.RefreshToken != "" || req.Target != "" || req.APIType != "" {
+		ir("delegation-only parameter")
+	}
+	if req.SubjectToken == "" || req.SubjectTokenType == "" {
+		ir("subject_token or subject_token_type missing")
+	}
+	if (req.ActorToken == "") != (req.ActorTokenType == "") {
+		ir("actor_token and actor_token_type not together")
+	}
+	switch req.RequestedTokenType {
+	case "", ttAccessToken:
+		want.access = true
+	case ttIDToken:
+	default:
+		ir("requested_token_type not supported")
+	}
+
+	// Requester.
+	if req.ClientID == "" {
+		return want
+	}
+	requester, err := w.st.Client(ctx, req.ClientID)
+	if err != nil || requester.Disabled {
+		want.refuse(engine.CodeInvalidClient, "requester unknown or disabled")
+		return want
+	}
+	want.requester = requester
+	if !slices.Contains(requester.Grants, grantTokenExchange) {
+		want.refuse(engine.CodeUnauthorizedClient, "requester lacks the grant")
+	}
+
+	// Subject and actor: every refusal is invalid_request.
+	src := oracleSubject(w, req, requester, ir)
+	if src != nil && req.ActorToken != "" && req.ActorTokenType != "" {
+		want.act = oracleActor(w, req, requester, src, ir)
+		if want.act == nil {
+			src = nil
+		}
+	} else if src != nil {
+		want.act = src.act
+	}
+	want.src = src
+
+	// Target.
+	var names []string
+	for _, n := range slices.Concat(req.Audience, req.Resource) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	it := func(why string) { want.refuse(engine.CodeInvalidTarget, why) }
+	for _, r := range req.Resource {
+		if !oracleAbsoluteURI(r) {
+			it("resource not an absolute URI without fragment")
+		}
+	}
+	switch len(names) {
+	case 0:
+		names = []string{requester.ID}
+	case 1:
+	default:
+		it("several targets")
+		return want
+	}
+	target, err := w.st.Client(ctx, names[0])
+	if err != nil || target.Disabled || !(slices.Contains(target.AllowedSources, "*") || slices.Contains(target.AllowedSources, requester.ID)) {
+		it("target unknown, disabled or not allowing the requester")
+		return want
+	}
+	want.target = target
+	if src == nil {
+		return want
+	}
+
+	// Scope.
+	want.scope = oracleScope(req, target, src, !want.access, func(why string) { want.refuse(engine.CodeInvalidScope, why) })
+
+	// Lifetime: the target's or the default, never beyond the subject.
+	want.lifetime = oracleDefaultLifetime
+	if lt := int64(target.Lifetime / time.Second); lt > 0 {
+		want.lifetime = lt
+	}
+	if !src.cap.IsZero() {
+		if left := int64(src.cap.Sub(fixedNow) / time.Second); left < want.lifetime {
+			if left < 1 {
+				ir("less than one second of the subject left")
+			}
+			want.lifetime = left
+		}
+	}
+	return want
+}
+
+// oracleSubject checks the subject token by its declared type.
+func oracleSubject(w *world, req *engine.Request, requester *store.Client, refuse func(string)) *oracleSource {
+	if req.SubjectToken == "" || req.SubjectTokenType == "" {
+		return nil
+	}
+	if len(req.SubjectToken) > oracleMaxTokenSize || len(req.ActorToken) > oracleMaxTokenSize {
+		refuse("token larger than MaxTokenSize")
+		return nil
+	}
+	var kind oracleKind
+	switch req.SubjectTokenType {
+	case ttRefreshToken:
+		g, ok := fuzzRefreshGrants[req.SubjectToken]
+		switch {
+		case !ok || g.ClientID != requester.ID:
+			refuse("refresh token not the requester's")
+		case g.Revoked:
+			refuse("refresh token revoked")
+		case !g.ExpiresAt.IsZero() && !fixedNow.Before(g.ExpiresAt):
+			refuse("refresh token expired")
+		case g.Subject != fuzzUser:
+			refuse("no profile for the refresh token's subject")
+		default:
+			return &oracleSource{claims: fuzzProfile(), sub: g.Subject, cap: g.ExpiresAt, bounded: true, bound: oracleCanonical(g.Scope)}
+		}
+		return nil
+	case ttIDToken:
+		kind = kindID
+	case ttAccessToken:
+		kind = kindAccess
+	case ttJWT:
+		kind = kindEither
+	default:
+		refuse("subject_token_type not supported")
+		return nil
+	}
+	src, why := oracleJWS(w, req.SubjectToken, requester, kind)
+	if why != "" {
+		refuse("subject: " + why)
+	}
+	return src
+}
+
+// oracleActor checks the actor token and returns the act the minted token
+// must carry, or nil after a refusal.
+func oracleActor(w *world, req *engine.Request, requester *store.Client, subject *oracleSource, refuse func(string)) any {
+	var kind oracleKind
+	switch req.ActorTokenType {
+	case ttIDToken:
+		kind = kindID
+	case ttAccessToken:
+		kind = kindAccess
+	case ttJWT:
+		kind = kindEither
+	default:
+		refuse("actor_token_type not supported")
+		return nil
+	}
+	actor, why := oracleJWS(w, req.ActorToken, requester, kind)
+	if why != "" {
+		refuse("actor: " + why)
+		return nil
+	}
+	if may, ok := subject.claims["may_act"]; ok {
+		m, _ := may.(map[string]any)
+		iss, hasIss := m["iss"]
+		if m == nil || m["sub"] != actor.sub || hasIss && iss != issuer {
+			refuse("actor does not match may_act")
+			return nil
+		}
+	}
+	act := map[string]any{"sub": actor.sub}
+	if subject.act != nil {
+		act["act"] = subject.act
+	}
+	if oracleActDepth(act) > oracleMaxActDepth {
+		refuse("act chain deeper than 5")
+		return nil
+	}
+	return act
+}
+
+// oracleScope settles the granted scope by DESIGN's token-exchange rules.
+func oracleScope(req *engine.Request, target *store.Client, src *oracleSource, idToken bool, refuse func(string)) []string {
+	allowed := func(t string) bool {
+		return len(target.Scopes) == 0 || slices.Contains(target.Scopes, t)
+	}
+	var s []string
+	if req.Scope == "" {
+		if !src.bounded {
+			s = []string{"openid"}
+		} else {
+			for _, t := range src.bound {
+				if _, known := oracleMapping[t]; known && allowed(t) {
+					s = append(s, t)
+				}
+			}
+		}
+		if len(s) == 0 || !allowed(s[0]) {
+			refuse("nothing of the bound is allowed here")
+			return nil
+		}
+	} else {
+		var ok bool
+		if s, ok = oracleParseScope(req.Scope); !ok {
+			refuse("scope malformed")
+			return nil
+		}
+		for _, t := range s {
+			_, known := oracleMapping[t]
+			if !known || !allowed(t) || src.bounded && !slices.Contains(src.bound, t) {
+				refuse("scope " + t + " unknown, not allowed or beyond the bound")
+				return nil
+			}
+		}
+	}
+	if idToken && !slices.Contains(s, "openid") {
+		refuse("openid required for an id_token")
+		return nil
+	}
+	return s
+}
+
+// checkTokenExchange compares the engine's answer with the oracle's.
+func checkTokenExchange(t *testing.T, w *world, req *engine.Request, res *engine.Response, err error) {
+	t.Helper()
+	want := oracleExchange(w, req)
+	if err != nil {
+		xe := engineError(t, err)
+		if len(want.codes) == 0 {
+			t.Fatalf("refused with %s (%s); the oracle grants scope %q for %d s", xe.Code, xe.Description, want.scope, want.lifetime)
+		}
+		if _, ok := want.codes[xe.Code]; !ok {
+			t.Fatalf("refused with %s (%s); DESIGN's codes for this request: %v", xe.Code, xe.Description, want.codes)
+		}
+		return
+	}
+	if len(want.codes) > 0 {
+		t.Fatalf("granted %+v; the oracle refuses: %v", res, want.codes)
+	}
+
+	// The answer.
+	wantType, tokenType, typ := ttIDToken, "N_A", "JWT"
+	if want.access {
+		wantType, tokenType, typ = ttAccessToken, "Bearer", "at+jwt"
+	}
+	if res.AccessToken == "" || res.IDToken != "" || res.IssuedTokenType != wantType || res.TokenType != tokenType ||
+		res.ExpiresIn != want.lifetime || res.Scope != strings.Join(want.scope, " ") || res.Extra != nil {
+		t.Fatalf("response %+v; want %s, %s, expires_in %d, scope %q", res, wantType, tokenType, want.lifetime, want.scope)
+	}
+
+	// The minted token: verified with go-jose under the target's key.
+	h, out := w.decode(t, res.AccessToken, want.target.ID)
+	if h.Algorithm != want.target.SigningAlg || h.KeyID == "" || h.ExtraHeaders["typ"] != typ {
+		t.Fatalf("minted header alg=%s kid=%q typ=%v; want %s, a kid, %s", h.Algorithm, h.KeyID, h.ExtraHeaders["typ"], want.target.SigningAlg, typ)
+	}
+	if _, ok := h.ExtraHeaders["deputy"]; !ok {
+		t.Fatal("minted token lacks the deputy mark")
+	}
+	iat := float64(fixedNow.Unix())
+	exp := iat + float64(want.lifetime)
+	expect := claims.Set{"iss": issuer, "sub": want.src.sub, "aud": want.target.ID, "iat": iat, "exp": exp}
+	if want.access {
+		expect["client_id"], expect["scope"] = want.requester.ID, strings.Join(want.scope, " ")
+	} else {
+		expect["azp"] = want.requester.ID
+	}
+	if want.act != nil {
+		expect["act"] = want.act
+	}
+	for _, sc := range want.scope {
+		for _, n := range oracleMapping[sc] {
+			if v, ok := want.src.claims[n]; ok && !oracleOwned[n] {
+				expect[n] = v
+			}
+		}
+	}
+	jti, _ := out["jti"].(string)
+	if jti == "" {
+		t.Fatalf("minted token has jti %v", out["jti"])
+	}
+	got := maps.Clone(out)
+	delete(got, "jti")
+	if diff := cmp.Diff(expect, got); diff != "" {
+		t.Fatalf("minted claims (-oracle +engine):\n%s", diff)
+	}
+	if !want.src.cap.IsZero() && time.Unix(int64(exp), 0).After(want.src.cap) {
+		t.Fatalf("minted exp %v outlives the subject (%v)", exp, want.src.cap)
+	}
+	if d := oracleActDepth(out["act"]); out["act"] != nil && (d == 0 || d > oracleMaxActDepth) {
+		t.Fatalf("minted act %v is malformed or deeper than 5", out["act"])
 	}
 }
 
-type exchangeSeed struct{ token, client, target, scope, apiType string }
+type exchangeSeed struct {
+	token, client, target, scope, apiType string
+	grant, types                          uint8
+	actor                                 string
+}
 
-// exchangeSeeds are good requests for every algorithm pair, the attack
-// tokens of security_test.go, and a delegated token presented onward.
+// exchangeSeeds are good delegation requests for every algorithm pair, the
+// attack tokens of security_test.go, a delegated token presented onward,
+// and the token-exchange seeds.
 func exchangeSeeds(tb testing.TB, w *world) []exchangeSeed {
 	tb.Helper()
 	var seeds []exchangeSeed
 	add := func(token, client, target, scope, apiType string) {
-		seeds = append(seeds, exchangeSeed{token, client, target, scope, apiType})
+		seeds = append(seeds, exchangeSeed{token: token, client: client, target: target, scope: scope, apiType: apiType})
 	}
 	for _, p := range []struct{ src, dst string }{
 		{appHS, apiHS}, {appHS, apiEd}, {appHS, openTarget}, {appRS, apiHS}, {appEd, apiEd}, {appES, appES}, {appHS, appHS},
@@ -614,5 +1277,171 @@ func exchangeSeeds(tb testing.TB, w *world) []exchangeSeed {
 			add(a.token, a.client, openTarget, "", "")
 		}
 	}
+	return append(seeds, tokenExchangeSeeds(tb, w)...)
+}
+
+// Indexes into fuzzTokenTypes and fuzzRequestedTypes.
+const (
+	tiNone, tiID, tiAccess, tiJWT, tiRefresh, tiSAML = 0, 1, 2, 3, 4, 5
+	rqDefault, rqAccess, rqID, rqJWT                 = 0, 1, 2, 3
+)
+
+// accessToken signs an RFC 9068 access token issued to client (typ
+// at+jwt, aud client, scope sc unless "-"); mod edits the claims.
+func (w *world) accessToken(tb testing.TB, client, sc string, mod func(claims.Set)) string {
+	tb.Helper()
+	c := claims.Set{
+		"iss": issuer, "sub": fuzzUser, "aud": client, "client_id": "spa",
+		"iat": float64(fixedNow.Add(-time.Minute).Unix()), "exp": float64(fixedNow.Add(time.Hour).Unix()),
+		"jti": "at-" + rand.Text(), "email": "ada@example.com", "email_verified": true, "name": "Ada Lovelace",
+	}
+	if sc != "-" {
+		c["scope"] = sc
+	}
+	if mod != nil {
+		mod(c)
+	}
+	return w.sign(tb, client, c, (&jose.SignerOptions{}).WithType("at+jwt"))
+}
+
+// actChain is an act claim of depth n.
+func actChain(n int) any {
+	var act any
+	for i := n; i >= 1; i-- {
+		m := map[string]any{"sub": "svc-" + strconv.Itoa(i)}
+		if act != nil {
+			m["act"] = act
+		}
+		act = m
+	}
+	return act
+}
+
+// tokenExchangeSeeds are token-exchange requests: every subject type, with
+// and without actors, act chains and may_act, every target form, scope
+// bounds, lifetime caps, minted tokens presented onward, and the shape
+// refusals.
+func tokenExchangeSeeds(tb testing.TB, w *world) []exchangeSeed {
+	tb.Helper()
+	var seeds []exchangeSeed
+	te := func(token, client, target, sc string, types uint8, actor string) {
+		seeds = append(seeds, exchangeSeed{token: token, client: client, target: target, scope: sc, grant: grantBitExchange, types: types, actor: actor})
+	}
+	idt := w.idToken(tb, appHS, nil)
+	at := w.accessToken(tb, appHS, "openid profile email", nil)
+	actorID := w.idToken(tb, appHS, func(c claims.Set) { c["sub"] = "svc|worker" })
+	actorAT := w.accessToken(tb, appHS, "openid", func(c claims.Set) { c["sub"] = "svc|worker" })
+
+	// Each subject type, to each kind of target, for each requested type.
+	for _, rq := range []int{rqDefault, rqAccess, rqID} {
+		te(idt, appHS, apiHS, "openid email", teTypes(tiID, tiNone, rq), "")
+		te(idt, appHS, "", "", teTypes(tiJWT, tiNone, rq), "")
+		te(at, appHS, apiHS, "", teTypes(tiAccess, tiNone, rq), "")
+		te(at, appHS, "~"+uriTarget, "email", teTypes(tiJWT, tiNone, rq), "")
+		te("rt-ada", appHS, apiEd, "", teTypes(tiRefresh, tiNone, rq), "")
+	}
+	te(w.idToken(tb, appRS, nil), appRS, apiEd, "openid profile", teTypes(tiID, tiNone, rqDefault), "")
+	te(w.idToken(tb, appEd, nil), appEd, uriTarget, "", teTypes(tiID, tiNone, rqID), "")
+	te(w.accessToken(tb, appEd, "openid email", nil), appEd, uriTarget+" ~"+uriTarget, "", teTypes(tiAccess, tiNone, rqDefault), "")
+
+	// Type mismatches and unsupported types.
+	te(idt, appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(at, appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	te(idt, appHS, apiHS, "", teTypes(tiSAML, tiNone, rqDefault), "")
+	te(idt, appHS, apiHS, "", teTypes(6, tiNone, rqDefault), "")
+	te(idt, appHS, apiHS, "", teTypes(tiID, tiNone, rqJWT), "")
+	te("rt-ada", appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+
+	// Access token scope bounds.
+	te(w.accessToken(tb, appHS, "-", nil), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(w.accessToken(tb, appHS, "-", nil), appHS, apiHS, "email", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(w.accessToken(tb, appHS, "", nil), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(w.accessToken(tb, appHS, "openid  email", nil), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(w.accessToken(tb, appHS, "read:mail email", nil), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqID), "")
+	te(w.accessToken(tb, appHS, "openid phone", nil), appHS, uriTarget, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(at, appHS, apiHS, "openid address", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(at, appHS, apiHS, "passthrough", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(idt, appHS, apiHS, "profile", teTypes(tiID, tiNone, rqID), "")
+
+	// Refresh tokens.
+	for _, rt := range []string{"rt-ada-noexp", "rt-ada-soon", "rt-no-scope", "rt-revoked", "rt-expired", "rt-ghost", "rt-api", "rt-nobody"} {
+		te(rt, appHS, apiHS, "", teTypes(tiRefresh, tiNone, rqDefault), "")
+	}
+	apiActor := w.idToken(tb, apiHS, func(c claims.Set) { c["sub"] = "svc|api" })
+	te("rt-api", apiHS, openTarget, "openid phone", teTypes(tiRefresh, tiID, rqID), apiActor)
+	te("rt-api", apiHS, openTarget, "openid phone", teTypes(tiRefresh, tiID, rqID), actorID)
+	te("rt-ada", appHS, apiHS, "", teTypes(tiRefresh, tiRefresh, rqDefault), "rt-ada")
+
+	// Actors, act chains and may_act.
+	te(idt, appHS, apiHS, "", teTypes(tiID, tiID, rqDefault), actorID)
+	te(at, appHS, apiHS, "", teTypes(tiAccess, tiAccess, rqID), actorAT)
+	te(at, appHS, apiHS, "", teTypes(tiAccess, tiJWT, rqDefault), actorAT)
+	te(idt, appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), actorID)
+	te(idt, appHS, apiHS, "", teTypes(tiID, tiID, rqDefault), "")
+	te(idt, appHS, apiHS, "", teTypes(tiID, tiID, rqDefault), w.idToken(tb, appRS, nil))
+	for _, n := range []int{1, 4, 5, 6} {
+		chained := w.accessToken(tb, appHS, "openid email", func(c claims.Set) { c["act"] = actChain(n) })
+		te(chained, appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), "")
+		te(chained, appHS, apiHS, "", teTypes(tiAccess, tiID, rqDefault), actorID)
+	}
+	for _, act := range []any{"svc", nil, map[string]any{"sub": ""}, map[string]any{"sub": "a", "act": []any{"b"}}} {
+		te(w.idToken(tb, appHS, func(c claims.Set) { c["act"] = act }), appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	}
+	te(idt, appHS, apiHS, "", teTypes(tiID, tiID, rqDefault), w.idToken(tb, appHS, func(c claims.Set) { c["sub"], c["act"] = "svc|worker", actChain(6) }))
+	for _, may := range []any{
+		map[string]any{"sub": "svc|worker"},
+		map[string]any{"sub": "svc|worker", "iss": issuer},
+		map[string]any{"sub": "svc|worker", "iss": "https://evil.example/"},
+		map[string]any{"sub": "svc|other"},
+		"svc|worker",
+	} {
+		mayTok := w.idToken(tb, appHS, func(c claims.Set) { c["may_act"] = may })
+		te(mayTok, appHS, apiHS, "", teTypes(tiID, tiID, rqDefault), actorID)
+		te(mayTok, appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	}
+
+	// Lifetime caps: the subject's exp, less than a second left, too far.
+	for _, exp := range []time.Duration{10 * time.Second, 1500 * time.Millisecond, 500 * time.Millisecond, 48 * time.Hour, 49 * time.Hour} {
+		tok := w.idToken(tb, appHS, func(c claims.Set) { c["exp"] = float64(fixedNow.Add(exp).UnixMilli()) / 1000 })
+		te(tok, appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	}
+
+	// Targets: audience and resource, several, unknown, not a URI.
+	for _, tgt := range []string{"~" + apiHS, apiHS + " " + openTarget, apiHS + " ~" + uriTarget, uriTarget + "#frag", "~" + uriTarget + "#frag",
+		lonely, offline, "nobody", appHS + " " + appHS, "~urn:x:" + apiHS} {
+		te(idt, appHS, tgt, "", teTypes(tiID, tiNone, rqDefault), "")
+	}
+
+	// Minted tokens presented onward: an access token chains, with and
+	// without an actor; a minted id_token is never a source.
+	ctx := context.Background()
+	first, err := w.x.Exchange(ctx, &engine.Request{GrantType: grantTokenExchange, ClientID: appHS,
+		SubjectToken: idt, SubjectTokenType: ttIDToken, Audience: []string{apiHS}, Scope: "openid email"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	te(first.AccessToken, apiHS, openTarget, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	te(first.AccessToken, apiHS, "~"+uriTarget, "", teTypes(tiJWT, tiNone, rqID), "")
+	te(first.AccessToken, apiHS, openTarget, "", teTypes(tiJWT, tiID, rqDefault), apiActor)
+	te(first.AccessToken, appHS, openTarget, "", teTypes(tiAccess, tiNone, rqDefault), "")
+	minted, err := w.x.Exchange(ctx, &engine.Request{GrantType: grantTokenExchange, ClientID: appHS,
+		SubjectToken: idt, SubjectTokenType: ttIDToken, Audience: []string{apiHS}, RequestedTokenType: ttIDToken})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	te(minted.AccessToken, apiHS, openTarget, "", teTypes(tiID, tiNone, rqDefault), "")
+	te(minted.AccessToken, apiHS, openTarget, "", teTypes(tiJWT, tiNone, rqDefault), "")
+
+	// Requesters and shape.
+	te(w.idToken(tb, appES, nil), appES, appES, "", teTypes(tiID, tiNone, rqDefault), "")
+	te(idt, "", apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	te(idt, "nobody", apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	te("", appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), "")
+	te(idt, appHS, apiHS, "", teTypes(tiNone, tiNone, rqDefault), "")
+	seeds = append(seeds,
+		exchangeSeed{token: idt, client: appHS, target: apiHS, grant: grantBitExchange | grantBitTarget, types: teTypes(tiID, tiNone, rqDefault)},
+		exchangeSeed{token: idt, client: appHS, target: apiHS, grant: grantBitExchange | grantBitRefresh, types: teTypes(tiID, tiNone, rqDefault)},
+		exchangeSeed{token: idt, client: appHS, target: apiHS, apiType: "app", grant: grantBitExchange, types: teTypes(tiID, tiNone, rqDefault)},
+	)
 	return seeds
 }
