@@ -78,11 +78,17 @@ func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 		if err == nil && req.GrantType != "" && !slices.Contains(ep.grants, req.GrantType) {
 			err = &engine.Error{Code: engine.CodeUnsupportedGrantType, Description: "grant_type not supported at this endpoint"}
 		}
+		// A usable requester is one that has shown who it is: registered,
+		// enabled, allowed the grant, with its secret when it must give
+		// one. Only it gets a rate-limit bucket of its own.
+		usable := err == nil && s.x.Authenticate(r.Context(), req) == nil
 		clientID := ""
 		if req != nil {
-			clientID = req.ClientID
 			if info := infoFrom(r.Context()); info != nil {
-				info.clientID = truncate(clientID, maxLoggedClientID)
+				info.clientID = truncate(req.ClientID, maxLoggedClientID)
+			}
+			if usable {
+				clientID = req.ClientID
 			}
 		}
 		// Malformed requests count against the limit too, so that they
@@ -205,18 +211,15 @@ func applyBasicAuth(r *http.Request, req *engine.Request) (bool, error) {
 }
 
 // checkRate applies the rate limit to the caller's address and client and
-// sets the X-RateLimit-* headers. Unknown client IDs share their address's
-// bucket, so that inventing IDs does not buy fresh budget. It answers 429
-// and reports false when the caller is over the limit.
+// sets the X-RateLimit-* headers. clientID is empty unless the caller is a
+// usable requester: everyone else shares its address's bucket, so that
+// inventing IDs does not buy fresh budget and the headers do not tell
+// which IDs are registered. It answers 429 and reports false when the
+// caller is over the limit.
 func (s *server) checkRate(w http.ResponseWriter, r *http.Request, clientID string) bool {
 	var addr netip.Addr
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		addr = ap.Addr()
-	}
-	if clientID != "" {
-		if _, err := s.clients.Client(r.Context(), clientID); err != nil {
-			clientID = ""
-		}
 	}
 	now := s.now()
 	v := s.limiter.allow(limitKey{addr: addr, client: clientID}, now)

@@ -81,37 +81,74 @@ type verdict struct {
 	limit     int
 	remaining int
 	reset     time.Time // end of the current window
+	window    time.Time // start of the window the request was counted in
 }
 
-// allow counts one request for k at now.
-func (l *limiter) allow(k limitKey, now time.Time) verdict {
+// normalize maps k to the key it counts under: IPv4-mapped IPv6 addresses
+// as IPv4, other IPv6 addresses by their /64.
+func normalize(k limitKey) limitKey {
 	if k.addr.Is6() && !k.addr.Is4In6() {
 		p, _ := k.addr.Prefix(64)
 		k.addr = p.Addr()
 	}
 	k.addr = k.addr.Unmap()
+	return k
+}
+
+// allow counts one request for k at now, if k has budget left in the
+// window; a refused request is not counted. A now that falls in a window
+// older than the current one (a request that read the clock just before
+// another moved the window on) counts in the current window, so that
+// windows never go back.
+func (l *limiter) allow(k limitKey, now time.Time) verdict {
+	k = normalize(k)
 	window := now.Truncate(l.limit.Per)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !window.Equal(l.window) {
+	switch {
+	case window.After(l.window):
 		l.window = window
 		l.counts = make(map[limitKey]int)
+	case window.Before(l.window):
+		window = l.window
 	}
 	n, seen := l.counts[k]
-	if !seen && len(l.counts) >= l.max {
-		for victim := range l.counts {
-			delete(l.counts, victim)
-			break
+	ok := n < l.limit.N
+	if ok {
+		if !seen && len(l.counts) >= l.max {
+			for victim := range l.counts {
+				delete(l.counts, victim)
+				break
+			}
 		}
-	}
-	if n <= l.limit.N { // stop counting past the limit: no overflow
 		n++
 		l.counts[k] = n
 	}
 	return verdict{
-		ok:        n <= l.limit.N,
+		ok:        ok,
 		limit:     l.limit.N,
-		remaining: max(l.limit.N-n, 0),
+		remaining: l.limit.N - n,
 		reset:     window.Add(l.limit.Per),
+		window:    window,
+	}
+}
+
+// refund takes back a request that v allowed for k, when v's window is
+// still the current one.
+func (l *limiter) refund(k limitKey, v verdict) {
+	if !v.ok {
+		return
+	}
+	k = normalize(k)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.window.Equal(v.window) {
+		return
+	}
+	switch n := l.counts[k]; {
+	case n > 1:
+		l.counts[k] = n - 1
+	case n == 1:
+		delete(l.counts, k)
 	}
 }

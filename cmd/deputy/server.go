@@ -31,7 +31,6 @@ type serverConfig struct {
 // state; Handler is safe for concurrent use.
 type server struct {
 	x       *engine.Exchanger
-	clients store.ClientStore
 	keys    store.KeyStore
 	log     *slog.Logger
 	cors    map[string]bool // allowed origins; empty: no CORS headers at all
@@ -88,7 +87,6 @@ func newServer(cfg serverConfig) (*server, error) {
 	}
 	s := &server{
 		x:       x,
-		clients: cfg.Store,
 		keys:    cfg.Store,
 		log:     logger,
 		cors:    make(map[string]bool),
