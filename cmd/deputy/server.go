@@ -86,11 +86,11 @@ func newServer(cfg serverConfig) (*server, error) {
 		return nil, err
 	}
 	s := &server{
-		x:       x,
-		keys:    cfg.Store,
-		log:     logger,
-		cors:    make(map[string]bool),
-		now:     now,
+		x:    x,
+		keys: cfg.Store,
+		log:  logger,
+		cors: make(map[string]bool),
+		now:  now,
 	}
 	for _, o := range cfg.CORSOrigins {
 		s.cors[o] = true
