@@ -42,9 +42,21 @@ const maxBody = engine.MaxRequestSize
 // which is whatever the caller sent.
 const maxLoggedClientID = 128
 
-// tokenEndpoint serves one token endpoint: method and media type checks, a
-// capped body, parsing, client authentication by HTTP Basic where allowed,
-// the rate limit, then the engine.
+// tokenEndpoint serves one token endpoint: method and media type checks,
+// the address's rate limit, a capped body, parsing, client authentication
+// by HTTP Basic where allowed, the requester's rate limit, then the engine.
+//
+// The rate limit comes in two steps, so that it is decided before the body
+// is read and still gives each requester a budget of its own. Every
+// request is first counted in its address's shared bucket; when that is
+// empty the answer is 429 and the body is never read. A request whose
+// caller then shows itself to be a usable requester (engine.Exchanger's
+// Authenticate) is moved to the requester's own bucket: the shared one is
+// refunded, and the headers report the requester's bucket. Everyone else
+// stays in the shared bucket and the headers report it, the same for an
+// invented ID as for a registered one. A usable requester whose address's
+// bucket has been emptied by others is refused in the first step: its
+// identity is in the body, which is not read by then.
 func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 	accepted := mediaForm
 	if ep.json {
@@ -65,6 +77,20 @@ func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 			writeError(w, http.StatusUnsupportedMediaType, refusal("Content-Type must be "+strings.ReplaceAll(accepted, ", ", " or ")))
 			return
 		}
+		shared := limitKey{addr: remoteAddr(r)}
+		var counted verdict
+		if s.limiter != nil {
+			// Malformed and oversized requests count too, so that they
+			// cannot be sent for free.
+			counted = s.limiter.allow(shared, s.now())
+			if !counted.ok {
+				// The body stays unread: the connection goes with it.
+				w.Header().Set("Connection", "close")
+			}
+			if !s.rateHeaders(w, counted) {
+				return
+			}
+		}
 		body, status, rerr := readBody(w, r)
 		if rerr != nil {
 			writeError(w, status, rerr)
@@ -80,21 +106,19 @@ func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 		}
 		// A usable requester is one that has shown who it is: registered,
 		// enabled, allowed the grant, with its secret when it must give
-		// one. Only it gets a rate-limit bucket of its own.
+		// one.
 		usable := err == nil && s.x.Authenticate(r.Context(), req) == nil
-		clientID := ""
 		if req != nil {
 			if info := infoFrom(r.Context()); info != nil {
 				info.clientID = truncate(req.ClientID, maxLoggedClientID)
 			}
-			if usable {
-				clientID = req.ClientID
-			}
 		}
-		// Malformed requests count against the limit too, so that they
-		// cannot be sent for free.
-		if s.limiter != nil && !s.checkRate(w, r, clientID) {
-			return
+		if s.limiter != nil && usable {
+			s.limiter.refund(shared, counted)
+			own := s.limiter.allow(limitKey{addr: shared.addr, client: req.ClientID}, s.now())
+			if !s.rateHeaders(w, own) {
+				return
+			}
 		}
 		if err == nil {
 			var res *engine.Response
@@ -210,19 +234,20 @@ func applyBasicAuth(r *http.Request, req *engine.Request) (bool, error) {
 	return true, nil
 }
 
-// checkRate applies the rate limit to the caller's address and client and
-// sets the X-RateLimit-* headers. clientID is empty unless the caller is a
-// usable requester: everyone else shares its address's bucket, so that
-// inventing IDs does not buy fresh budget and the headers do not tell
-// which IDs are registered. It answers 429 and reports false when the
-// caller is over the limit.
-func (s *server) checkRate(w http.ResponseWriter, r *http.Request, clientID string) bool {
-	var addr netip.Addr
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		addr = ap.Addr()
+// remoteAddr is the TCP peer's address; the zero Addr when RemoteAddr
+// does not parse (all such callers then share one bucket).
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
 	}
-	now := s.now()
-	v := s.limiter.allow(limitKey{addr: addr, client: clientID}, now)
+	return ap.Addr()
+}
+
+// rateHeaders sets the X-RateLimit-* headers from v, replacing any set
+// before. When v refused the request it answers 429 with Retry-After and
+// reports false.
+func (s *server) rateHeaders(w http.ResponseWriter, v verdict) bool {
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(v.limit))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(v.remaining))
@@ -230,7 +255,7 @@ func (s *server) checkRate(w http.ResponseWriter, r *http.Request, clientID stri
 	if v.ok {
 		return true
 	}
-	wait := int64(math.Ceil(v.reset.Sub(now).Seconds()))
+	wait := int64(math.Ceil(v.reset.Sub(s.now()).Seconds()))
 	h.Set("Retry-After", strconv.FormatInt(max(wait, 1), 10))
 	writeError(w, http.StatusTooManyRequests, &engine.Error{Code: "too_many_requests", Description: "rate limit exceeded; retry later"})
 	return false

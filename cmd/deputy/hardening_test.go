@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,4 +97,79 @@ func TestRateLimitHeadersDoNotRevealClientIDs(t *testing.T) {
 // statusOf is the HTTP status of an error code.
 func statusOf(code string) int {
 	return (&engine.Error{Code: code}).HTTPStatus()
+}
+
+// readTracker is a request body that records whether it was read.
+type readTracker struct {
+	r    io.Reader
+	read atomic.Bool
+}
+
+func (b *readTracker) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
+}
+
+// TestRateLimitBeforeBodyParse: once an address's shared bucket is empty,
+// its next request is refused with 429 before its body is read, let alone
+// parsed, on both token endpoints; while usable requesters, counted in
+// buckets of their own, leave the shared bucket untouched.
+func TestRateLimitBeforeBodyParse(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 10, 0, time.UTC)
+	hc, err := buildConfig(testConfig(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(serverConfig{hostConfig: *hc, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.limiter = newLimiter(rateLimit{N: 2, Per: time.Minute})
+	send := func(path, ctype, remote string, body io.Reader) reply {
+		req := httptest.NewRequest(http.MethodPost, path, body)
+		req.Header.Set("Content-Type", ctype)
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return reply{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	}
+	const a, b = "192.0.2.1:1000", "192.0.2.2:1000"
+	deep := `{"client_id":"x","pad":` + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + `}`
+	usable := delegationJSON(demoRSApp, "") // a public client: usable without a secret
+
+	// A usable requester spends its own bucket, not the address's.
+	for i, want := range []int{400, 400, 429} {
+		r := send(pathDelegation, "application/json", a, strings.NewReader(usable))
+		if r.status != want {
+			t.Errorf("usable request %d: status %d, want %d", i, r.status, want)
+		}
+	}
+	// The address's shared bucket is whole: two requests drain it.
+	for i, want := range []string{"1", "0"} {
+		r := send(pathDelegation, "application/json", a, strings.NewReader(delegationJSON("nobody", "")))
+		checkError(t, r, 401, "invalid_client")
+		if got := r.header.Get("X-RateLimit-Remaining"); got != want {
+			t.Errorf("unknown request %d: remaining %q, want %q", i, got, want)
+		}
+	}
+	for _, tc := range []struct{ path, ctype, body string }{
+		{pathDelegation, "application/json", deep},
+		{pathToken, formType, "client_id=x&pad=" + strings.Repeat("x", 60<<10)},
+	} {
+		body := &readTracker{r: strings.NewReader(tc.body)}
+		r := send(tc.path, tc.ctype, a, body)
+		checkError(t, r, http.StatusTooManyRequests, "too_many_requests")
+		if body.read.Load() {
+			t.Errorf("%s: the body was read before the rate limit refused it", tc.path)
+		}
+		if r.header.Get("X-RateLimit-Remaining") != "0" || r.header.Get("Retry-After") != "50" {
+			t.Errorf("%s: headers %v", tc.path, r.header)
+		}
+	}
+	// Another address is not affected.
+	r := send(pathDelegation, "application/json", b, strings.NewReader(deep))
+	checkError(t, r, 400, "invalid_request")
+	if got := r.header.Get("X-RateLimit-Remaining"); got != "1" {
+		t.Errorf("other address: remaining %q, want 1", got)
+	}
 }
