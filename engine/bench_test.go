@@ -11,6 +11,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	josejson "github.com/go-jose/go-jose/v4/json"
 
+	"github.com/deputyauth/deputy/claims"
+	"github.com/deputyauth/deputy/engine"
 	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
@@ -214,6 +216,117 @@ func BenchmarkFloorClients(b *testing.B) {
 				}
 			}
 			runtime.KeepAlive(w)
+		})
+	}
+}
+
+// exchangeBenchPairs are the pairs the token-exchange budget names: an
+// exchange without an actor within 1.05× the delegation of the same pair,
+// and with an actor within the delegation plus one verification of the
+// actor token (BenchmarkFloorVerify).
+var exchangeBenchPairs = []struct{ name, source, target string }{
+	{"HS256-HS256", appHS, apiHS},
+	{"RS256-EdDSA", appRS, apiEd},
+}
+
+// newExchangeBenchWorld is the standard world in which the sources of
+// exchangeBenchPairs may also use the token-exchange grant.
+func newExchangeBenchWorld(b *testing.B) *world {
+	b.Helper()
+	w := newWorld(b, nil)
+	for _, p := range exchangeBenchPairs {
+		c, err := w.st.Client(context.Background(), p.source)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := *c
+		n.Grants = []string{engine.GrantTypeJWTBearer, engine.GrantTypeTokenExchange}
+		putClient(b, w.st, n)
+	}
+	return w
+}
+
+// benchActor is the actor token of the token-exchange benchmarks: an
+// id_token of the requester's, for another subject.
+func benchActor(b *testing.B, w *world, source string) string {
+	return w.idToken(b, source, func(c claims.Set) { c["sub"] = "svc|worker" })
+}
+
+// BenchmarkTokenExchange measures an RFC 8693 exchange of an id_token for
+// an access token, without and with an actor token, beside the delegation
+// of the same token to the same target in the same world, so that the
+// budget's ratios come from one run.
+func BenchmarkTokenExchange(b *testing.B) {
+	w := newExchangeBenchWorld(b)
+	for _, p := range exchangeBenchPairs {
+		subject := w.idToken(b, p.source, nil)
+		exchange := &engine.Request{
+			GrantType: engine.GrantTypeTokenExchange, ClientID: p.source,
+			SubjectToken: subject, SubjectTokenType: engine.TokenTypeIDToken,
+			Audience: []string{p.target}, Scope: benchScope,
+		}
+		withActor := *exchange
+		withActor.ActorToken, withActor.ActorTokenType = benchActor(b, w, p.source), engine.TokenTypeIDToken
+		for _, c := range []struct {
+			name string
+			req  *engine.Request
+		}{
+			{"delegation", delegation(p.source, subject, p.target, benchScope)},
+			{"exchange", exchange},
+			{"exchange-actor", &withActor},
+		} {
+			b.Run(p.name+"/"+c.name, func(b *testing.B) {
+				ctx := context.Background()
+				if _, err := w.x.Exchange(ctx, c.req); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := w.x.Exchange(ctx, c.req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFloorVerify is one verification of the actor token of
+// BenchmarkTokenExchange done directly with go-jose: parse and verify,
+// and then also decode the claims to a map, as any use of the token must.
+func BenchmarkFloorVerify(b *testing.B) {
+	w := newExchangeBenchWorld(b)
+	for _, p := range exchangeBenchPairs {
+		f := newFloor(b, w, p.source, p.target)
+		f.token = benchActor(b, w, p.source)
+		b.Run(p.name+"/parse-verify", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				jws, err := jose.ParseSignedCompact(f.token, f.algs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := jws.Verify(f.verifyKey); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(p.name+"/parse-verify-decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				jws, err := jose.ParseSignedCompact(f.token, f.algs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				payload, err := jws.Verify(f.verifyKey)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var c map[string]any
+				if err := josejson.Unmarshal(payload, &c); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }
