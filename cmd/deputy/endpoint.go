@@ -38,10 +38,6 @@ const (
 // so reading more would only cost memory.
 const maxBody = engine.MaxRequestSize
 
-// maxLoggedClientID bounds what the access log copies from client_id,
-// which is whatever the caller sent.
-const maxLoggedClientID = 128
-
 // tokenEndpoint serves one token endpoint: method and media type checks,
 // the address's rate limit, a capped body, parsing, client authentication
 // by HTTP Basic where allowed, the requester's rate limit, then the engine.
@@ -108,9 +104,13 @@ func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 		// enabled, allowed the grant, with its secret when it must give
 		// one.
 		usable := err == nil && s.x.Authenticate(r.Context(), req) == nil
-		if req != nil {
-			if info := infoFrom(r.Context()); info != nil {
-				info.clientID = truncate(req.ClientID, maxLoggedClientID)
+		if info := infoFrom(r.Context()); info != nil && req != nil {
+			// Whatever the caller sent may be a token or a secret pasted
+			// into the wrong field: only an ID that authenticated is
+			// logged as it is.
+			info.clientID = req.ClientID
+			if !usable {
+				info.clientID = engine.LogValue(req.ClientID)
 			}
 		}
 		if s.limiter != nil && usable {
@@ -259,12 +259,4 @@ func (s *server) rateHeaders(w http.ResponseWriter, v verdict) bool {
 	h.Set("Retry-After", strconv.FormatInt(max(wait, 1), 10))
 	writeError(w, http.StatusTooManyRequests, &engine.Error{Code: "too_many_requests", Description: "rate limit exceeded; retry later"})
 	return false
-}
-
-// truncate shortens s to at most n bytes for logging.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -173,3 +173,87 @@ func TestRateLimitBeforeBodyParse(t *testing.T) {
 		t.Errorf("other address: remaining %q, want 1", got)
 	}
 }
+
+// testToken is a token-shaped value for logging tests: long, made of
+// characters a path, a method and a client_id may all carry.
+const testToken = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhdXRoMHx1MSIsImF1ZCI6ImRlbW8tYXBwIn0.dGhpcy1pcy1ub3QtYS1yZWFsLXNpZ25hdHVyZQ"
+
+// checkLogRedacted fails when the log holds any 16-byte piece of secret.
+func checkLogRedacted(t *testing.T, logs, secret string) {
+	t.Helper()
+	for i := 0; i+16 <= len(secret); i += 8 {
+		if strings.Contains(logs, secret[i:i+16]) {
+			t.Fatalf("log holds %q from the secret value:\n%s", secret[i:i+16], logs)
+		}
+	}
+}
+
+// TestLoggedPathIsClipped: a token sent as the URL path (or as the
+// method) reaches the access log only as its length and digest, while the
+// paths deputy serves are logged as they are. Before the fix the whole
+// path, and the whole method, were logged.
+func TestLoggedPathIsClipped(t *testing.T) {
+	e := newTestEnv(t, nil, nil)
+	r := do(t, http.MethodPost, e.srv.URL+"/"+testToken, formType, "", nil)
+	checkError(t, r, http.StatusNotFound, "not_found")
+	r = do(t, testToken, e.srv.URL+pathDelegation, formType, "", nil)
+	checkError(t, r, http.StatusMethodNotAllowed, "invalid_request")
+	do(t, http.MethodGet, e.srv.URL+pathOIDCMetadata, "", "", nil)
+	logs := e.log.String()
+	checkLogRedacted(t, logs, testToken)
+	for _, want := range []string{
+		`method=POST path="` + engine.LogValue("/"+testToken) + `" status=404`,
+		`method="` + engine.LogValue(testToken) + `" path=/delegation status=405`,
+		`method=GET path=/.well-known/openid-configuration status=200`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+// TestLoggedValuesRedacted: the access log writes client_id as it is only
+// for a usable requester; anything else, such as a token or secret pasted
+// into client_id, or a registered ID sent with a wrong secret, is logged as
+// engine.LogValue gives it. Before the fix the first 128 bytes of whatever
+// was sent were logged.
+func TestLoggedValuesRedacted(t *testing.T) {
+	const longID = "https://gateway.example.test/services/orders" // registered, over 31 bytes
+	fc := testConfig(t)
+	gw := fc.Clients[0]
+	gw.ID, gw.Name, gw.AllowedSources = longID, "", nil
+	gw.Secrets = secretList{{ID: "gw-1", Value: "text:" + strings.Repeat("g", 40)}}
+	gw.Confidential = true
+	fc.Clients = append(fc.Clients, gw)
+	e := newTestEnv(t, fc, nil)
+	const pastedSecret = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5d2FsZG8"
+	for _, tc := range []struct {
+		name, client, secret, code, logged string
+	}{
+		{"token pasted into client_id", testToken, "", "invalid_client", engine.LogValue(testToken)},
+		{"secret pasted into client_id", pastedSecret, "", "invalid_client", engine.LogValue(pastedSecret)},
+		{"registered ID with a wrong secret", longID, "wrong-secret", "invalid_client", engine.LogValue(longID)},
+		{"usable requester", longID, strings.Repeat("g", 40), "invalid_grant", longID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, http.MethodPost, e.srv.URL+pathDelegation, "application/json", delegationJSON(tc.client, tc.secret), nil)
+			checkError(t, r, statusOf(tc.code), tc.code)
+			want := `client_id="` + tc.logged + `"`
+			if !strings.ContainsAny(tc.logged, " \"=") {
+				want = "client_id=" + tc.logged
+			}
+			if !strings.Contains(e.log.String(), want) {
+				t.Errorf("log lacks %s:\n%s", want, e.log.String())
+			}
+		})
+	}
+	// The access log's own lines; the engine's events are the engine's.
+	var access strings.Builder
+	for line := range strings.Lines(e.log.String()) {
+		if strings.Contains(line, `msg="http request"`) {
+			access.WriteString(line)
+		}
+	}
+	checkLogRedacted(t, access.String(), testToken)
+	checkLogRedacted(t, access.String(), pastedSecret)
+}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -132,8 +133,10 @@ func (s *server) Handler() http.Handler { return s.handler }
 // handled. The handler goroutine writes it and the access log reads it
 // after the handler returns, so it needs no lock.
 type requestInfo struct {
-	id       string
-	clientID string // as requested, once the body is parsed
+	id string
+	// clientID is set once the body is parsed: as sent for a usable
+	// requester, else through engine.LogValue.
+	clientID string
 }
 
 type requestInfoKey struct{}
@@ -206,7 +209,11 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withRequestInfo assigns the request id, recovers panics, and writes one
 // access log record per request. It logs no body, query or header value:
-// those carry tokens and secrets.
+// those carry tokens and secrets. What it logs from the request line is
+// bounded too: a path deputy does not serve and a method it does not know
+// go through engine.LogValue, as a token sent there would otherwise reach
+// the log whole; the request id is kept only when it is short and plain
+// (saneRequestID); the peer address comes from the connection.
 func (s *server) withRequestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -223,14 +230,14 @@ func (s *server) withRequestInfo(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.ErrorContext(ctx, "deputy: panic serving request", "panic", fmt.Sprint(p))
+				s.log.ErrorContext(ctx, "deputy: panic serving request", "panic", clip(fmt.Sprint(p), maxLoggedPanic))
 				if sw.status == 0 {
 					writeError(sw, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "internal error"})
 				}
 			}
 			s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("method", loggedMethod(r.Method)),
+				slog.String("path", loggedPath(r.URL.Path)),
 				slog.Int("status", sw.status),
 				slog.Int("bytes", sw.bytes),
 				slog.Duration("duration", time.Since(start)),
@@ -240,6 +247,45 @@ func (s *server) withRequestInfo(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
 	})
+}
+
+// servedPaths are the paths logged as they are.
+var servedPaths = map[string]bool{
+	pathDelegation: true, pathToken: true, pathJWKS: true, pathHealth: true,
+	pathASMetadata: true, pathOIDCMetadata: true,
+}
+
+// loggedPath is how the access log writes a request's path.
+func loggedPath(p string) string {
+	if servedPaths[p] {
+		return p
+	}
+	return engine.LogValue(p)
+}
+
+// loggedMethod is how the access log writes a request's method: net/http
+// takes any token as a method, a JWT included.
+func loggedMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return engine.LogValue(m)
+}
+
+// maxLoggedPanic bounds a panic value in the log.
+const maxLoggedPanic = 256
+
+// clip shortens s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // CORS answers. Allow-Headers covers what auth0-js sends besides
