@@ -207,3 +207,17 @@ func BenchmarkParseJSONDeepNesting(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseJSONSeed measures parsing the seed's body with an
+// id_token of a typical size, the common case the shape scan adds to.
+func BenchmarkParseJSONSeed(b *testing.B) {
+	body := []byte(`{"client_id":"app","grant_type":"urn:ietf:params:oauth:grant-type:jwt-bearer","id_token":"` +
+		strings.Repeat("x", 900) + `","target":"api","scope":"openid profile email","api_type":"app"}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := engine.ParseJSON(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
