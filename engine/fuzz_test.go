@@ -398,7 +398,77 @@ const (
 	grantBitExchange = 1 << iota // token exchange; else delegation
 	grantBitTarget               // token exchange with target (delegation-only) set
 	grantBitRefresh              // token exchange with refresh_token (delegation-only) set
+	// Bits 3-4 and 5-6 sign the token (id_token or subject_token) and the
+	// actor token as the requester would, taking the argument as the
+	// payload (signMode), so that the fuzzer can reach every claim rule
+	// with a good signature. Bit 7 adds deputy's mark to what is signed.
+	grantShiftSign      = 3
+	grantShiftSignActor = 5
+	grantBitMark        = 1 << 7
 )
+
+// signMode values: the argument as it is, or signed with typ JWT, typ
+// at+jwt, or no typ.
+const (
+	signNone uint8 = iota
+	signJWT
+	signAT
+	signNoTyp
+)
+
+// signGrant packs sign modes for the subject (or id_token) and the actor.
+func signGrant(subject, actor uint8) uint8 {
+	return subject<<grantShiftSign | actor<<grantShiftSignActor
+}
+
+// fuzzSign signs payload with client's registered algorithm and current
+// key (kid set), as mode says; an unknown client leaves it as it is.
+func fuzzSign(w *world, client, payload string, mode uint8, mark bool) string {
+	if mode == signNone {
+		return payload
+	}
+	ctx := context.Background()
+	c, err := w.st.Client(ctx, client)
+	if err != nil {
+		return payload
+	}
+	key := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(c.SigningAlg)}
+	if store.IsHMAC(c.SigningAlg) {
+		if len(c.Secrets) == 0 {
+			return payload
+		}
+		key.Key = jose.JSONWebKey{Key: c.Secrets[0].Value, KeyID: c.Secrets[0].ID}
+	} else {
+		k, err := w.st.SigningKey(ctx, c.SigningAlg)
+		if err != nil {
+			return payload
+		}
+		key.Key = *k
+	}
+	opts := &jose.SignerOptions{}
+	switch mode {
+	case signJWT:
+		opts = opts.WithType("JWT")
+	case signAT:
+		opts = opts.WithType("at+jwt")
+	}
+	if mark {
+		opts = opts.WithHeader("deputy", 1)
+	}
+	s, err := jose.NewSigner(key, opts)
+	if err != nil {
+		panic(err)
+	}
+	jws, err := s.Sign([]byte(payload))
+	if err != nil {
+		panic(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
 
 // The fuzz world's refresh tokens and profiles, known to the oracle by
 // token rather than through the store.
@@ -469,7 +539,8 @@ func newFuzzWorld(tb testing.TB) *world {
 // dialect, target holds space-separated names: each is an audience, or a
 // resource when it starts with "~"; empty names are dropped, as
 // ParseRequest drops empty values.
-func fuzzRequest(token, clientID, target, scopeStr, apiType string, grant, types uint8, actor string) *engine.Request {
+func fuzzRequest(w *world, token, clientID, target, scopeStr, apiType string, grant, types uint8, actor string) *engine.Request {
+	token = fuzzSign(w, clientID, token, grant>>grantShiftSign&3, grant&grantBitMark != 0)
 	if grant&grantBitExchange == 0 {
 		return &engine.Request{
 			GrantType: engine.GrantTypeJWTBearer, ClientID: clientID, IDToken: token,
@@ -483,7 +554,7 @@ func fuzzRequest(token, clientID, target, scopeStr, apiType string, grant, types
 		RequestedTokenType: fuzzRequestedTypes[types>>6],
 	}
 	if req.ActorTokenType != "" || actor != "" {
-		req.ActorToken = actor
+		req.ActorToken = fuzzSign(w, clientID, actor, grant>>grantShiftSignActor&3, grant&grantBitMark != 0)
 	}
 	for _, n := range strings.Split(target, " ") {
 		if r, ok := strings.CutPrefix(n, "~"); ok {
@@ -525,7 +596,7 @@ func FuzzExchange(f *testing.F) {
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, token, clientID, target, scopeStr, apiType string, grant, types uint8, actor string) {
-		req := fuzzRequest(token, clientID, target, scopeStr, apiType, grant, types, actor)
+		req := fuzzRequest(w, token, clientID, target, scopeStr, apiType, grant, types, actor)
 		res, err := w.x.Exchange(ctx, req)
 		if err != nil {
 			xe := engineError(t, err)
@@ -534,7 +605,7 @@ func FuzzExchange(f *testing.F) {
 			}
 			msg := err.Error() + " " + xe.Description
 			// Descriptions hold no dot, so a dotted input found in one was echoed.
-			for _, tok := range []string{token, actor} {
+			for _, tok := range []string{req.IDToken, req.SubjectToken, req.ActorToken} {
 				if len(tok) >= 8 && strings.Contains(tok, ".") && strings.Contains(msg, tok) {
 					t.Fatalf("error text %q echoes a token", msg)
 				}
@@ -1431,6 +1502,54 @@ func tokenExchangeSeeds(tb testing.TB, w *world) []exchangeSeed {
 	}
 	te(minted.AccessToken, apiHS, openTarget, "", teTypes(tiID, tiNone, rqDefault), "")
 	te(minted.AccessToken, apiHS, openTarget, "", teTypes(tiJWT, tiNone, rqDefault), "")
+
+	// Payloads the harness signs as the requester, so that their mutations
+	// keep a good signature.
+	payload := func(client string, mod func(claims.Set)) string {
+		c := userClaims()
+		c["iss"], c["sub"], c["aud"], c["jti"] = issuer, fuzzUser, client, "seed-jti"
+		c["iat"], c["exp"] = float64(fixedNow.Add(-time.Minute).Unix()), float64(fixedNow.Add(time.Hour).Unix())
+		if mod != nil {
+			mod(c)
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return string(b)
+	}
+	signed := func(token, client, target, sc string, types, subject, actorMode uint8, actor string) {
+		seeds = append(seeds, exchangeSeed{token: token, client: client, target: target, scope: sc,
+			grant: grantBitExchange | signGrant(subject, actorMode), types: types, actor: actor})
+	}
+	workerPayload := payload(appHS, func(c claims.Set) { c["sub"] = "svc|worker" })
+	accessPayload := func(sc string, mod func(claims.Set)) string {
+		return payload(appHS, func(c claims.Set) {
+			c["scope"], c["client_id"] = sc, "spa"
+			if mod != nil {
+				mod(c)
+			}
+		})
+	}
+	signed(payload(appHS, nil), appHS, apiHS, "openid email", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
+	signed(payload(appHS, nil), appHS, uriTarget, "", teTypes(tiJWT, tiNone, rqID), signNoTyp, signNone, "")
+	signed(accessPayload("openid profile email", nil), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), signAT, signNone, "")
+	signed(accessPayload("openid profile email", nil), appHS, apiHS, "", teTypes(tiJWT, tiJWT, rqID), signAT, signAT, workerPayload)
+	signed(accessPayload("openid email", func(c claims.Set) { c["act"] = actChain(4) }), appHS, apiHS, "",
+		teTypes(tiAccess, tiID, rqDefault), signAT, signJWT, workerPayload)
+	signed(payload(appHS, func(c claims.Set) { c["may_act"] = map[string]any{"sub": "svc|worker", "iss": issuer} }), appHS, apiHS, "",
+		teTypes(tiID, tiID, rqDefault), signJWT, signJWT, workerPayload)
+	signed(payload(appHS, func(c claims.Set) { c["exp"] = float64(fixedNow.Add(1500*time.Millisecond).UnixMilli()) / 1000 }), appHS, apiHS, "",
+		teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
+	signed(payload(appRS, nil), appRS, apiEd, "openid profile", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
+	signed(payload(appEd, nil), appEd, "~"+uriTarget, "openid", teTypes(tiID, tiNone, rqID), signJWT, signNone, "")
+	seeds = append(seeds,
+		exchangeSeed{token: payload(appHS, nil), client: appHS, target: apiHS, scope: "openid email", grant: signGrant(signJWT, signNone)},
+		exchangeSeed{token: payload(appHS, nil), client: appHS, target: apiHS, grant: grantBitExchange | grantBitMark | signGrant(signJWT, signNone),
+			types: teTypes(tiID, tiNone, rqDefault)},
+		exchangeSeed{token: accessPayload("openid email", nil), client: appHS, target: apiHS, grant: grantBitExchange | grantBitMark | signGrant(signAT, signNone),
+			types: teTypes(tiAccess, tiNone, rqDefault)},
+	)
 
 	// Requesters and shape.
 	te(w.idToken(tb, appES, nil), appES, appES, "", teTypes(tiID, tiNone, rqDefault), "")
