@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -33,10 +35,8 @@ type Memory struct {
 	byKID   map[string][]jose.JSONWebKey
 	public  []jose.JSONWebKey // every public half, oldest first
 
-	replayMu   sync.Mutex
-	replay     map[string]time.Time // id → when it may be used again
-	replayNext time.Time            // next sweep of expired ids
-	now        func() time.Time
+	replay replayCache
+	now    func() time.Time
 }
 
 type memKey struct {
@@ -52,7 +52,6 @@ func NewMemory() *Memory {
 		profiles: make(map[string]claims.Set),
 		signing:  make(map[string]*jose.JSONWebKey),
 		byKID:    make(map[string][]jose.JSONWebKey),
-		replay:   make(map[string]time.Time),
 		now:      time.Now,
 	}
 }
@@ -171,31 +170,141 @@ func (m *Memory) Profile(ctx context.Context, subject string) (claims.Set, error
 	return c, nil
 }
 
-// replaySweep bounds how often Use scans for expired ids.
-const replaySweep = time.Second
-
-// Use implements ReplayCache. Expired ids are swept at most once a second,
-// so memory stays bounded by the ids used within their TTLs.
+// Use implements ReplayCache. The cache keeps, for each id, the first 128
+// bits of its SHA-256 digest and its expiry: about 70 bytes an id, however
+// long the id. (Two ids with the same digest prefix would count as one;
+// finding such a pair takes some 2^64 hashes and only makes the second look
+// used.) Each call also sweeps at most eight expired ids, earliest expiry
+// first, so no call holds the lock for a pass over the cache, and memory
+// stays bounded by the ids used within their TTLs plus expired ones awaiting
+// their sweep, each for at most a sixteenth of its TTL (or about a second).
+// TTLs over 70 years count as 70 years.
 func (m *Memory) Use(ctx context.Context, id string, ttl time.Duration) (bool, error) {
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	m.replayMu.Lock()
-	defer m.replayMu.Unlock()
-	now := m.now()
-	if now.After(m.replayNext) {
-		for k, until := range m.replay {
-			if !now.Before(until) {
-				delete(m.replay, k)
-			}
-		}
-		m.replayNext = now.Add(replaySweep)
-	}
-	if until, ok := m.replay[id]; ok && now.Before(until) {
+	var buf [64]byte // ids of up to 64 bytes are hashed without allocating
+	sum := sha256.Sum256(append(buf[:0], id...))
+	key := replayKey(sum[:16])
+	r := &m.replay
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.offset(m.now())
+	r.sweep(now, replaySweepBatch)
+	if exp, ok := r.ids[key]; ok && now < exp {
 		return false, nil
 	}
-	m.replay[id] = now.Add(ttl)
+	if ttl <= 0 {
+		return true, nil // already expired: nothing to keep
+	}
+	exp := now + int64(min(ttl, maxReplayOffset))
+	if r.ids == nil {
+		r.ids = make(map[replayKey]int64)
+		r.due = make(map[int64]*replayBucket)
+	}
+	r.ids[key] = exp
+	r.schedule(key, exp, ttl)
 	return true, nil
+}
+
+// replaySweepBatch is how many records one Use call may sweep. It is more
+// than the one record a call adds, so a backlog drains.
+const replaySweepBatch = 8
+
+// maxReplayOffset bounds offsets and TTLs (2^61 ns, about 73 years) so that
+// their sums never overflow.
+const maxReplayOffset = 1 << 61
+
+// minReplayGrain is the finest bucket width, 2^30 ns (about a second).
+const minReplayGrainShift = 30
+
+// replayChunk is the most digests one chunk of a bucket holds, so that
+// growing a bucket never copies more than a few kilobytes.
+const replayChunk = 256
+
+// replayKey is the digest under which the replay cache keeps an id.
+type replayKey [16]byte
+
+// replayCache is Memory's ReplayCache. ids holds each digest's expiry;
+// due is a calendar that says which digests to look at once a time has
+// passed: a digest expiring at exp is filed under the end of a bucket,
+// exp rounded up to the bucket's width, which grows with the TTL (between a
+// 32nd and a 16th of it, at least about a second), so that few buckets are
+// in use at once, whatever the TTLs. Times are nanoseconds since base on
+// the store's clock.
+type replayCache struct {
+	mu   sync.Mutex
+	ids  map[replayKey]int64
+	due  map[int64]*replayBucket // bucket end → digests filed there
+	ends []int64                 // keys of due, latest first
+	base time.Time
+	init bool
+}
+
+// replayBucket holds the digests filed under one end, as a stack of chunks.
+// A digest renewed after its TTL may be filed in two buckets; the sweep
+// checks ids before deleting.
+type replayBucket struct {
+	full [][]replayKey
+	cur  []replayKey
+}
+
+// offset returns now in nanoseconds since the first Use, within
+// ±maxReplayOffset. time.Time.Sub uses the monotonic clock when both times
+// carry it.
+func (r *replayCache) offset(now time.Time) int64 {
+	if !r.init {
+		r.base, r.init = now, true
+	}
+	return int64(max(-maxReplayOffset, min(now.Sub(r.base), maxReplayOffset)))
+}
+
+// schedule files key, expiring at exp after a TTL of ttl, in the calendar.
+func (r *replayCache) schedule(key replayKey, exp int64, ttl time.Duration) {
+	shift := max(minReplayGrainShift, bits.Len64(uint64(min(ttl, maxReplayOffset)))-5)
+	mask := int64(1)<<shift - 1
+	end := (exp + mask) &^ mask
+	b := r.due[end]
+	if b == nil {
+		b = new(replayBucket)
+		r.due[end] = b
+		// Latest first, so the next end to sweep is the last element.
+		i, _ := slices.BinarySearchFunc(r.ends, end, func(e, t int64) int { return cmp.Compare(t, e) })
+		r.ends = slices.Insert(r.ends, i, end)
+	}
+	if len(b.cur) == replayChunk {
+		b.full = append(b.full, b.cur)
+		b.cur = nil
+	}
+	b.cur = append(b.cur, key)
+}
+
+// sweep deletes up to budget expired records whose bucket has ended by now.
+func (r *replayCache) sweep(now int64, budget int) {
+	for budget > 0 && len(r.ends) > 0 {
+		end := r.ends[len(r.ends)-1]
+		if end > now {
+			return
+		}
+		b := r.due[end]
+		for budget > 0 && len(b.cur) > 0 {
+			key := b.cur[len(b.cur)-1]
+			b.cur = b.cur[:len(b.cur)-1]
+			budget--
+			if exp, ok := r.ids[key]; ok && exp <= now {
+				delete(r.ids, key)
+			}
+			if len(b.cur) == 0 && len(b.full) > 0 {
+				b.cur = b.full[len(b.full)-1]
+				b.full = b.full[:len(b.full)-1]
+			}
+		}
+		if len(b.cur) > 0 {
+			return
+		}
+		delete(r.due, end)
+		r.ends = r.ends[:len(r.ends)-1]
+	}
 }
 
 // AddKey validates k (ValidateKey) and adds it. A private key becomes the

@@ -22,7 +22,7 @@ const (
 
 // TestReplayCache checks a ReplayCache. newCache must return a fresh, empty
 // cache. The suite uses random ids, so a cache shared between subtests also
-// works. Two subtests wait for a TTL to pass, about 0.2 s in all.
+// works. Three subtests wait for a TTL to pass, about 0.5 s in all.
 func TestReplayCache(t *testing.T, newCache func(t *testing.T) store.ReplayCache) {
 	open := func(t *testing.T) store.ReplayCache {
 		t.Helper()
@@ -137,6 +137,61 @@ func TestReplayCache(t *testing.T, newCache func(t *testing.T) store.ReplayCache
 		time.Sleep(2 * shortTTL)
 		if use(t, c, id, time.Millisecond) {
 			t.Errorf("Use(%q) = true %v after a use with TTL %v, want false", id, 2*shortTTL, longTTL)
+		}
+	})
+
+	t.Run("RenewedAfterTTLKept", func(t *testing.T) {
+		c := open(t)
+		id, clock := randomID("jti-"), randomID("clock-")
+		use(t, c, id, shortTTL)
+		use(t, c, clock, shortTTL)
+		// clock, used just after id with the same TTL, tells when id's
+		// record has expired, without using id itself.
+		deadline := time.Now().Add(expiryWait)
+		for {
+			time.Sleep(2 * shortTTL)
+			if use(t, c, clock, shortTTL) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Use(%q) still refused %v after its TTL of %v", clock, expiryWait, shortTTL)
+			}
+		}
+		// Recorded afresh; forgetting the first record must not forget
+		// the second.
+		if !use(t, c, id, longTTL) {
+			t.Fatalf("Use(%q) = false after its TTL, want true", id)
+		}
+		time.Sleep(2 * shortTTL)
+		for range 100 { // calls that may sweep expired records
+			use(t, c, randomID("noise-"), time.Millisecond)
+		}
+		if use(t, c, id, longTTL) {
+			t.Errorf("Use(%q) = true within the TTL of its renewed record", id)
+		}
+	})
+
+	t.Run("ManyIDsKeptWithinTTL", func(t *testing.T) {
+		c := open(t)
+		// A cache that evicts live ids to bound its size breaks the
+		// contract: every id is kept for its TTL however many there are.
+		const n = 5000
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = randomID("many-")
+			if !use(t, c, ids[i], longTTL) {
+				t.Fatalf("first Use(%q) = false, want true", ids[i])
+			}
+			use(t, c, randomID("short-"), time.Millisecond)
+		}
+		refused := 0
+		for _, id := range ids {
+			if !use(t, c, id, longTTL) {
+				refused++
+			}
+		}
+		if refused != n {
+			t.Errorf("%d of %d ids refused on second use within their TTL, want all", refused, n)
 		}
 	})
 
