@@ -644,7 +644,7 @@ func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Respo
 	if err != nil || requester.Disabled || !slices.Contains(requester.Grants, engine.GrantTypeJWTBearer) {
 		t.Fatalf("granted to requester %q (%v)", req.ClientID, err)
 	}
-	src, why := oracleJWS(w, req.IDToken, requester, kindID)
+	src, why := oracleJWS(w, req.IDToken, requester, kindID, false)
 	if why != "" {
 		t.Fatalf("granted a source token the oracle refuses: %s", why)
 	}
@@ -737,8 +737,9 @@ type oracleSource struct {
 // rules of kind: its one algorithm, its unexpired secrets or the
 // KeyStore's keys declared for that algorithm, the kid honoured, no header
 // parameter the design refuses, typ as the kind requires, and the claim
-// rules. It returns why it refuses, or "".
-func oracleJWS(w *world, token string, client *store.Client, kind oracleKind) (*oracleSource, string) {
+// rules; in the token-exchange dialect (exchange) also the act chain and
+// an access token's scope claim. It returns why it refuses, or "".
+func oracleJWS(w *world, token string, client *store.Client, kind oracleKind, exchange bool) (*oracleSource, string) {
 	if len(token) > oracleMaxTokenSize {
 		return nil, "token larger than MaxTokenSize"
 	}
@@ -826,6 +827,9 @@ func oracleJWS(w *world, token string, client *store.Client, kind oracleKind) (*
 	src := &oracleSource{claims: c}
 	if why := oracleClaims(c, client.ID, kind == kindID, src); why != "" {
 		return nil, why
+	}
+	if !exchange {
+		return src, "" // delegation mints no act and has no bound from a token
 	}
 	if act, ok := c["act"]; ok {
 		if d := oracleActDepth(act); d == 0 || d > oracleMaxActDepth {
@@ -1147,7 +1151,7 @@ func oracleSubject(w *world, req *engine.Request, requester *store.Client, refus
 		refuse("subject_token_type not supported")
 		return nil
 	}
-	src, why := oracleJWS(w, req.SubjectToken, requester, kind)
+	src, why := oracleJWS(w, req.SubjectToken, requester, kind, true)
 	if why != "" {
 		refuse("subject: " + why)
 	}
@@ -1169,7 +1173,7 @@ func oracleActor(w *world, req *engine.Request, requester *store.Client, subject
 		refuse("actor_token_type not supported")
 		return nil
 	}
-	actor, why := oracleJWS(w, req.ActorToken, requester, kind)
+	actor, why := oracleJWS(w, req.ActorToken, requester, kind, true)
 	if why != "" {
 		refuse("actor: " + why)
 		return nil
