@@ -31,15 +31,22 @@ func IsHMAC(alg string) bool { _, ok := hmacSizes[alg]; return ok }
 // supports, whose keys live in a KeyStore.
 func IsAsymmetric(alg string) bool { return asymmetricAlgs[alg] }
 
+// MinSecretSize is the shortest client secret Client.Validate accepts, in
+// bytes, whatever the client's algorithm: a secret that authenticates a
+// client must not be guessable. HMAC clients need at least their hash size
+// (RFC 7518 §3.2), which for HS384 and HS512 is more.
+const MinSecretSize = 32
+
 // ErrInvalidClient is wrapped by Client.Validate errors.
 var ErrInvalidClient = errors.New("store: invalid client")
 
 // Validate refuses a client record the engine could not use safely: an
 // empty ID or one that is not UTF-8; an unknown algorithm or "none"; an HS*
-// client without a secret, or with a secret shorter than the hash output; a
-// lifetime that is negative or not whole seconds; secrets with empty,
-// duplicate or non-UTF-8 IDs; empty entries in the lists. All problems are
-// reported at once; each wraps ErrInvalidClient.
+// client without a secret; a secret shorter than MinSecretSize bytes, or
+// than the hash output for an HS* client; a lifetime that is negative or
+// not whole seconds; secrets with empty, duplicate or non-UTF-8 IDs; empty
+// entries in the lists. All problems are reported at once; each wraps
+// ErrInvalidClient. Errors name a secret by its ID, never by its value.
 func (c *Client) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -75,10 +82,8 @@ func (c *Client) Validate() error {
 			bad("secret %d ID is not UTF-8", i)
 		}
 		seen[s.ID] = true
-		if n := hmacSizes[c.SigningAlg]; len(s.Value) < n {
+		if n := max(hmacSizes[c.SigningAlg], MinSecretSize); len(s.Value) < n {
 			bad("secret %q shorter than %d bytes", s.ID, n)
-		} else if len(s.Value) == 0 {
-			bad("secret %q is empty", s.ID)
 		}
 	}
 	for _, l := range []struct {

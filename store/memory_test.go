@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/deputyauth/deputy/claims"
 	"github.com/deputyauth/deputy/store"
@@ -136,6 +138,57 @@ func TestMemoryPutClientRefusesInvalid(t *testing.T) {
 			}
 			if _, err := m.Client(t.Context(), c.ID); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("Client(%q) after a refused PutClient: %v, want store.ErrNotFound", c.ID, err)
+			}
+		})
+	}
+}
+
+// TestWeakSecretsRefused (issue 12, item 7): every client secret is at
+// least 32 bytes, whatever the client's algorithm, since for an asymmetric
+// client it is still the credential that authenticates the client. HMAC
+// clients need at least their hash size. The error names the secret's ID,
+// never its value.
+func TestWeakSecretsRefused(t *testing.T) {
+	t.Parallel()
+	secret := func(id string, n int) store.Secret {
+		return store.Secret{ID: id, Value: bytes.Repeat([]byte{'Q'}, n)}
+	}
+	tests := []struct {
+		name    string
+		alg     string
+		secrets []store.Secret
+		want    string // "" when the client is accepted
+	}{
+		{"RS256 confidential, one byte", "RS256", []store.Secret{secret("rs-1", 1)}, `store: invalid client "c": secret "rs-1" shorter than 32 bytes`},
+		{"RS256, 31 bytes", "RS256", []store.Secret{secret("rs-31", 31)}, `store: invalid client "c": secret "rs-31" shorter than 32 bytes`},
+		{"RS256, 32 bytes", "RS256", []store.Secret{secret("rs-32", 32)}, ""},
+		{"ES256, second secret short", "ES256", []store.Secret{secret("a", 64), secret("b", 16)}, `store: invalid client "c": secret "b" shorter than 32 bytes`},
+		{"EdDSA, empty", "EdDSA", []store.Secret{secret("e", 0)}, `store: invalid client "c": secret "e" shorter than 32 bytes`},
+		{"PS512, 33 bytes", "PS512", []store.Secret{secret("p", 33)}, ""},
+		{"HS256, 31 bytes", "HS256", []store.Secret{secret("h", 31)}, `store: invalid client "c": secret "h" shorter than 32 bytes`},
+		{"HS384, 47 bytes", "HS384", []store.Secret{secret("h", 47)}, `store: invalid client "c": secret "h" shorter than 48 bytes`},
+		{"HS512, 63 bytes", "HS512", []store.Secret{secret("h", 63)}, `store: invalid client "c": secret "h" shorter than 64 bytes`},
+		{"HS512, 64 bytes", "HS512", []store.Secret{secret("h", 64)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := store.Client{ID: "c", SigningAlg: tt.alg, Confidential: true, Secrets: tt.secrets}
+			err := c.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+				if !errors.Is(err, store.ErrInvalidClient) {
+					t.Errorf("Validate = %v, want an error wrapping store.ErrInvalidClient", err)
+				}
+				if strings.Contains(got, "Q") {
+					t.Errorf("Validate error %q quotes a secret's value", got)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate error mismatch (-want +got):\n%s", diff)
+			}
+			if err := store.NewMemory().PutClient(c); (err == nil) != (tt.want == "") {
+				t.Errorf("PutClient = %v, want refused %v", err, tt.want != "")
 			}
 		})
 	}

@@ -119,12 +119,14 @@ type Client struct {
 	APITypes map[string]json.RawMessage
 }
 
-// Secret is one HMAC secret of a client.
+// Secret is one secret of a client: a key of its HS* tokens, and what a
+// confidential client authenticates with.
 type Secret struct {
 	// ID names this secret forever; it is the kid of tokens it signs.
 	ID string
-	// Value is the raw secret. For an HS* client it must be at least as
-	// long as the hash output (32 bytes for HS256).
+	// Value is the raw secret: at least MinSecretSize (32) bytes, and for
+	// an HS* client at least as long as the hash output (48 bytes for
+	// HS384, 64 for HS512).
 	Value []byte
 	// NotAfter is when the secret stops signing, verifying and
 	// authenticating; the zero time means never.

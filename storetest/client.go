@@ -259,7 +259,7 @@ func sampleClients() []store.Client {
 		{
 			ID:         "public-app",
 			SigningAlg: "ES256",
-			Secrets:    []store.Secret{{ID: "pw", Value: []byte("short but allowed for ES256"), NotAfter: date(2031, time.January, 2)}},
+			Secrets:    []store.Secret{{ID: "pw", Value: []byte("a password for an ES256 client: 40 bytes"), NotAfter: date(2031, time.January, 2)}},
 			Grants:     []string{"urn:ietf:params:oauth:grant-type:token-exchange"},
 		},
 		minimalClient("minimal"),
