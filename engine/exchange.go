@@ -319,6 +319,12 @@ func (x *Exchanger) Authenticate(ctx context.Context, req *Request) error {
 	return nil
 }
 
+// errNoSuchClient is the cause of a refusal for a client ID the store does
+// not know. It stands in for the store's own error, which may quote the ID
+// a request sent — a token or a secret pasted into client_id would reach
+// the logs through it.
+var errNoSuchClient = fmt.Errorf("engine: no such client: %w", store.ErrNotFound)
+
 // authenticate loads the requester, checks its secret and that it may use
 // the grant type. Unknown, disabled and wrongly authenticated clients get
 // one answer.
@@ -326,7 +332,7 @@ func (x *Exchanger) authenticate(ctx context.Context, req *Request, now time.Tim
 	c, err := x.cfg.Clients.Client(ctx, req.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, newError(CodeInvalidClient, "client authentication failed", err)
+		return nil, newError(CodeInvalidClient, "client authentication failed", errNoSuchClient)
 	case err != nil:
 		return nil, serverError("client store failed", err)
 	case c.Disabled:
@@ -433,7 +439,7 @@ func (x *Exchanger) authorizeTarget(ctx context.Context, e *exchange, id string)
 	t, err := x.cfg.Clients.Client(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return newError(CodeInvalidTarget, "target not available to this client", err)
+		return newError(CodeInvalidTarget, "target not available to this client", errNoSuchClient)
 	case err != nil:
 		return serverError("client store failed", err)
 	case t.Disabled || !allows(t, e.requester.ID):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,6 +156,8 @@ func TestLoggedValuesRedacted(t *testing.T) {
 		req  *engine.Request
 		want engine.Event // Requester, Target, GrantType, APIType
 	}{
+		{"secret as client_id", delegation(secret, tok, apiHS, ""),
+			engine.Event{Requester: engine.LogValue(secret), Target: apiHS, GrantType: engine.GrantTypeJWTBearer}},
 		{"token as client_id", delegation(tok, tok, apiHS, ""),
 			engine.Event{Requester: engine.LogValue(tok), Target: apiHS, GrantType: engine.GrantTypeJWTBearer}},
 		{"secret as target", delegation(svcA, tok, secret, ""),
@@ -173,7 +176,11 @@ func TestLoggedValuesRedacted(t *testing.T) {
 			if diff := cmp.Diff(tc.want, sel); diff != "" {
 				t.Errorf("event (-want +got):\n%s", diff)
 			}
-			for _, v := range []string{got.Requester, got.Target, got.GrantType, got.APIType} {
+			cause := ""
+			if c := errors.Unwrap(got.Err); c != nil {
+				cause = c.Error() // what SlogHook logs as "cause"
+			}
+			for _, v := range []string{got.Requester, got.Target, got.GrantType, got.APIType, cause} {
 				if strings.Contains(v, secret[:16]) || strings.Contains(v, tok[:16]) {
 					t.Errorf("event value %q holds part of a secret or token", v)
 				}
