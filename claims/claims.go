@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Registered and protocol claim names used by deputy.
@@ -46,11 +48,72 @@ var owned = map[string]struct{}{
 	AuthTime: {}, SessionID: {}, Confirmation: {},
 }
 
+// maxOwnedLen is the length of the longest owned names, auth_time and
+// client_id.
+const maxOwnedLen = 9
+
 // IsOwned reports whether the engine owns the claim name: such a claim is
 // set by the engine or not at all, never copied from a source token.
+//
+// Names are compared the way case-insensitive JSON decoders match keys (Go's
+// encoding/json among them): with Unicode simple case folding, as
+// strings.EqualFold does. So "Sub", "ISS" and "ſub" (with U+017F, which
+// folds to s) are owned too: a relying party decoding into a struct would
+// read them as sub or iss. IsOwned allocates nothing; a name of ASCII
+// bytes without capitals costs one map lookup and a scan of its bytes.
 func IsOwned(name string) bool {
-	_, ok := owned[name]
+	if _, ok := owned[name]; ok {
+		return true
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return foldsToOwned(name)
+		}
+	}
+	// ASCII without capitals folds to nothing but itself.
+	return false
+}
+
+// foldsToOwned reports whether name folds to an owned name. Owned names are
+// lower-case ASCII, so each rune of name must fold to an ASCII byte; the
+// folded name is then looked up.
+func foldsToOwned(name string) bool {
+	var buf [maxOwnedLen]byte
+	n := 0
+	for _, r := range name {
+		if n == len(buf) {
+			return false
+		}
+		b, ok := foldASCII(r)
+		if !ok {
+			return false
+		}
+		buf[n] = b
+		n++
+	}
+	_, ok := owned[string(buf[:n])]
 	return ok
+}
+
+// foldASCII returns the lower-case ASCII byte that r is equal to under
+// simple case folding, if there is one: r itself lowered when ASCII, and
+// for others the ASCII member of r's fold orbit (only ſ U+017F → s and the
+// Kelvin sign U+212A → k have one).
+func foldASCII(r rune) (byte, bool) {
+	if r >= utf8.RuneSelf {
+		f := unicode.SimpleFold(r)
+		for f != r && f >= utf8.RuneSelf {
+			f = unicode.SimpleFold(f)
+		}
+		if f == r {
+			return 0, false
+		}
+		r = f
+	}
+	if 'A' <= r && r <= 'Z' {
+		r += 'a' - 'A'
+	}
+	return byte(r), true
 }
 
 // OwnedNames returns the names of the owned claims, in no particular order.

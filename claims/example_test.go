@@ -55,7 +55,7 @@ func ExampleSet_Audience() {
 }
 
 func ExampleIsOwned() {
-	for _, name := range []string{"iss", "aud", "act", "cnf", "email", "name", "ISS"} {
+	for _, name := range []string{"iss", "aud", "act", "cnf", "email", "name", "ISS", "ſub", "KID"} {
 		fmt.Println(name, claims.IsOwned(name))
 	}
 	// Output:
@@ -65,5 +65,7 @@ func ExampleIsOwned() {
 	// cnf true
 	// email false
 	// name false
-	// ISS false
+	// ISS true
+	// ſub true
+	// KID false
 }

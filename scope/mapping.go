@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/deputyauth/deputy/claims"
 )
@@ -58,9 +57,9 @@ func (m Mapping) Clone() Mapping {
 var ErrOwnedClaim = errors.New("scope: mapping names an owned claim")
 
 // Validate checks that every scope name is a valid scope token, that no
-// claim name is empty or owned (in any letter case), and that "openid" is
-// known. It reports every
-// problem at once.
+// claim name is empty or owned (claims.IsOwned: in any letter case, with
+// Unicode case folding, so "ſub" and "Sub" are refused as sub is), and that
+// "openid" is known. It reports every problem at once.
 func (m Mapping) Validate() error {
 	var errs []error
 	if _, ok := m[OpenID]; !ok {
@@ -74,9 +73,10 @@ func (m Mapping) Validate() error {
 			switch {
 			case c == "":
 				errs = append(errs, fmt.Errorf("scope %q: empty claim name", s))
-			case claims.IsOwned(c) || claims.IsOwned(strings.ToLower(c)):
-				// Case variants too: a relying party decoding into a Go
-				// struct matches JSON names case-insensitively.
+			case claims.IsOwned(c):
+				// Case-folded variants too (claims.IsOwned): a relying
+				// party decoding into a Go struct matches JSON names with
+				// Unicode case folding.
 				errs = append(errs, fmt.Errorf("scope %q: %w: %q", s, ErrOwnedClaim, c))
 			}
 		}
@@ -96,8 +96,9 @@ func (m Mapping) Known(s Set) (unknown string, ok bool) {
 }
 
 // Filter returns the claims of c that the scopes in s release under m: for
-// each known scope of s, each mapped claim present in c. Owned claims are
-// never returned, even if m names them. Values are shared with c, not
+// each known scope of s, each mapped claim present in c. Owned claims
+// (claims.IsOwned, which folds case) are never returned, even if m names
+// them. Values are shared with c, not
 // copied: clone the result (claims.Set.Clone) before modifying nested values.
 // The result is never nil.
 func (m Mapping) Filter(c claims.Set, s Set) claims.Set {
