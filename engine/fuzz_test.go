@@ -1547,6 +1547,45 @@ func tokenExchangeSeeds(tb testing.TB, w *world) []exchangeSeed {
 		teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
 	signed(payload(appRS, nil), appRS, apiEd, "openid profile", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
 	signed(payload(appEd, nil), appEd, "~"+uriTarget, "openid", teTypes(tiID, tiNone, rqID), signJWT, signNone, "")
+	// Every claim rule, broken once, in an id_token and in an access token.
+	now := float64(fixedNow.Unix())
+	for _, mod := range []func(claims.Set){
+		func(c claims.Set) { c["iss"] = "https://evil.example/" },
+		func(c claims.Set) { delete(c, "sub") },
+		func(c claims.Set) { c["sub"] = "" },
+		func(c claims.Set) { c["sub"] = 5.0 },
+		func(c claims.Set) { delete(c, "exp") },
+		func(c claims.Set) { c["exp"] = "soon" },
+		func(c claims.Set) { c["exp"] = -1.0 },
+		func(c claims.Set) { c["exp"] = 1e12 },
+		func(c claims.Set) { c["exp"] = now - 1 },
+		func(c claims.Set) { c["exp"] = now },
+		func(c claims.Set) { c["exp"] = now + 48*3600 },
+		func(c claims.Set) { c["exp"] = now + 48*3600 + 1 },
+		func(c claims.Set) { c["nbf"] = now + 1 },
+		func(c claims.Set) { c["nbf"] = now },
+		func(c claims.Set) { c["nbf"] = nil },
+		func(c claims.Set) { c["iat"] = now + 1 },
+		func(c claims.Set) { c["iat"] = "now" },
+		func(c claims.Set) { delete(c, "aud") },
+		func(c claims.Set) { c["aud"] = []any{} },
+		func(c claims.Set) { c["aud"] = []any{appHS, ""} },
+		func(c claims.Set) { c["aud"] = []any{appHS, apiHS} },
+		func(c claims.Set) { c["aud"], c["azp"] = []any{appHS, apiHS}, appHS },
+		func(c claims.Set) { c["azp"] = apiHS },
+		func(c claims.Set) { c["jti"] = "" },
+		func(c claims.Set) { c["jti"] = strings.Repeat("j", 257) },
+		func(c claims.Set) { c["jti"] = 7.0 },
+		func(c claims.Set) { c["act"] = actChain(5) },
+		func(c claims.Set) { c["act"] = map[string]any{"sub": "a", "act": map[string]any{"sub": 1.0}} },
+		func(c claims.Set) { c["scope"] = 5.0 },
+		func(c claims.Set) { c["scope"] = "openid\x00" },
+		func(c claims.Set) { c["scope"] = "openid read:mail" },
+	} {
+		signed(payload(appHS, mod), appHS, apiHS, "", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
+		signed(accessPayload("openid email", mod), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), signAT, signNone, "")
+	}
+	signed(strings.Replace(payload(appHS, nil), "Ada Lovelace", "Ada \xff", 1), appHS, apiHS, "openid profile", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
 	seeds = append(seeds,
 		exchangeSeed{token: payload(appHS, nil), client: appHS, target: apiHS, scope: "openid email", grant: signGrant(signJWT, signNone)},
 		exchangeSeed{token: payload(appHS, nil), client: appHS, target: apiHS, grant: grantBitExchange | grantBitMark | signGrant(signJWT, signNone),
