@@ -1,20 +1,26 @@
-// Package claims holds a JWT claim set as go-jose decodes it, the names of the
-// claims deputy owns, and typed accessors that never panic on a value of the
-// wrong type.
+// Package claims holds a JWT claim set, the names of the claims deputy owns,
+// and typed accessors that never panic on a value of the wrong type.
 //
-// A Set is a plain map so that a decoded payload needs no conversion: strings
-// are string, numbers float64, objects map[string]any and arrays []any. The
-// accessors check types and ranges; the predicates and copy helpers let the
-// engine build an output claim set without ever aliasing the caller's values.
+// A Set is a plain map. Parse decodes a payload into one with go-jose's JSON
+// decoder: strings are string, numbers encoding/json.Number (the number's
+// text, so that no claim changes value on its way through deputy), objects
+// map[string]any and arrays []any. Sets built in Go may hold float64 and
+// other Go numbers too. The accessors check types and ranges; the
+// predicates and copy helpers let the engine build an output claim set
+// without ever aliasing the caller's values.
 package claims
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // Registered and protocol claim names used by deputy.
@@ -158,9 +164,11 @@ func invalid(name, reason string) error {
 	return &Error{Claim: name, Reason: reason, Err: ErrInvalid}
 }
 
-// Set is a JWT claim set: claim names mapped to JSON values as go-jose's
-// json package decodes them (string, float64, bool, nil, map[string]any,
-// []any).
+// Set is a JWT claim set: claim names mapped to JSON values as Parse
+// decodes them: string, encoding/json.Number, bool, nil, map[string]any and
+// []any. A Set built in Go may also hold float64 (or other values that
+// encoding/json can marshal); the accessors accept float64 wherever they
+// accept a json.Number.
 type Set map[string]any
 
 // Has reports whether the claim is present, whatever its value (JSON null
@@ -189,17 +197,39 @@ func (s Set) StringValue(name string) (string, error) {
 const maxNumericDate = 253402300799
 
 // NumericDate returns a NumericDate claim (RFC 7519 §2: seconds since the
-// epoch, fractions allowed). An absent claim wraps ErrMissing; a value that is
-// not a JSON number, or is NaN, infinite, negative or after the year 9999,
-// wraps ErrInvalid.
+// epoch, fractions allowed). The value is a json.Number (as Parse gives,
+// encoding/json's or go-jose's) or a float64. An absent claim wraps
+// ErrMissing; any other type, a json.Number that is not a JSON number, and
+// a number that is NaN, infinite, negative or after the year 9999 (1e400
+// included) wrap ErrInvalid.
 func (s Set) NumericDate(name string) (time.Time, error) {
 	v, ok := s[name]
 	if !ok {
 		return time.Time{}, missing(name)
 	}
-	f, ok := v.(float64)
-	if !ok {
+	switch t := v.(type) {
+	case float64:
+		return ToTime(name, t)
+	case json.Number:
+		return numberToTime(name, string(t))
+	case josejson.Number:
+		return numberToTime(name, string(t))
+	}
+	return time.Time{}, invalid(name, "not a number")
+}
+
+// numberToTime converts the text of a JSON number, with the checks of
+// ToTime.
+func numberToTime(name, s string) (time.Time, error) {
+	if !ValidNumber(s) {
 		return time.Time{}, invalid(name, "not a number")
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil { // beyond float64: ±Inf
+		if s[0] == '-' {
+			return time.Time{}, invalid(name, "before 1970")
+		}
+		return time.Time{}, invalid(name, "after the year 9999")
 	}
 	return ToTime(name, f)
 }
@@ -296,8 +326,9 @@ func (s Set) Clone() Set {
 }
 
 // CloneValue returns a deep copy of a JSON value: objects (map[string]any or
-// Set) and arrays ([]any) are copied recursively; other values are returned
-// as they are, since strings, numbers, booleans and nil are immutable.
+// Set) and arrays ([]any, []string) are copied recursively; other values
+// are returned as they are, since strings, numbers (json.Number, float64),
+// booleans and nil are immutable.
 func CloneValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

@@ -1,6 +1,7 @@
 package claims_test
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -8,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4/json"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/deputyauth/deputy/claims"
@@ -514,17 +514,18 @@ const samplePayload = `{
 }`
 
 func TestDecodedPayload(t *testing.T) {
-	var c claims.Set
-	if err := json.Unmarshal([]byte(samplePayload), &c); err != nil {
-		t.Fatalf("Unmarshal: %v", err)
+	c, err := claims.Parse([]byte(samplePayload))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
 	}
 
-	// Numbers decode to float64, objects to map[string]any, arrays to []any.
-	if _, ok := c["age"].(float64); !ok {
-		t.Errorf("age decoded as %T, want float64", c["age"])
+	// Numbers decode to json.Number, objects to map[string]any, arrays to
+	// []any.
+	if diff := cmp.Diff(json.Number("42"), c["age"]); diff != "" {
+		t.Errorf("age mismatch (-want +got):\n%s", diff)
 	}
-	if _, ok := c["exp"].(float64); !ok {
-		t.Errorf("exp decoded as %T, want float64", c["exp"])
+	if diff := cmp.Diff(json.Number("1700000000.5"), c["iat"]); diff != "" {
+		t.Errorf("iat mismatch (-want +got):\n%s", diff)
 	}
 	if _, ok := c["address"].(map[string]any); !ok {
 		t.Errorf("address decoded as %T, want map[string]any", c["address"])
@@ -541,7 +542,6 @@ func TestDecodedPayload(t *testing.T) {
 		AudN            int
 	}
 	var got result
-	var err error
 	must := func(e error) {
 		t.Helper()
 		if e != nil {
@@ -627,11 +627,11 @@ func TestDecodedAudienceEdgeCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.payload, func(t *testing.T) {
-			var c claims.Set
-			if err := json.Unmarshal([]byte(tt.payload), &c); err != nil {
-				t.Fatalf("Unmarshal: %v", err)
+			c, err := claims.Parse([]byte(tt.payload))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
 			}
-			_, err := c.Audience()
+			_, err = c.Audience()
 			checkErr(t, err, tt.want)
 			_, _, err = c.HasAudience("api")
 			checkErr(t, err, tt.want)

@@ -1,18 +1,17 @@
 package claims_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/go-jose/go-jose/v4/json"
 
 	"github.com/deputyauth/deputy/claims"
 )
 
 func ExampleSet_NumericDate() {
 	payload := `{"sub":"user-1","exp":1700003600,"iat":1700000000.5,"nbf":"soon"}`
-	var c claims.Set
-	if err := json.Unmarshal([]byte(payload), &c); err != nil {
+	c, err := claims.Parse([]byte(payload))
+	if err != nil {
 		panic(err)
 	}
 
@@ -39,8 +38,8 @@ func ExampleSet_Audience() {
 		`{"aud":[]}`,
 		`{"aud":["A",5]}`,
 	} {
-		var c claims.Set
-		if err := json.Unmarshal([]byte(payload), &c); err != nil {
+		c, err := claims.Parse([]byte(payload))
+		if err != nil {
 			panic(err)
 		}
 		aud, err := c.Audience()
@@ -68,4 +67,22 @@ func ExampleIsOwned() {
 	// ISS true
 	// ſub true
 	// KID false
+}
+
+func ExampleParse() {
+	payload := `{"sub":"user-1","exp":1700003600,"account":12345678901234567891,"geo":{"lat":-0,"big":1e400}}`
+	c, err := claims.Parse([]byte(payload))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%T %v\n", c["account"], c["account"])
+	out, _ := json.Marshal(c) // encoding/json writes each number as it came
+	fmt.Println(string(out))
+
+	_, err = claims.Parse([]byte(`{"sub":"a","sub":"b"}`))
+	fmt.Println(errors.Is(err, claims.ErrMalformed))
+	// Output:
+	// json.Number 12345678901234567891
+	// {"account":12345678901234567891,"exp":1700003600,"geo":{"big":1e400,"lat":-0},"sub":"user-1"}
+	// true
 }
