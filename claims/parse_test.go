@@ -251,3 +251,58 @@ func BenchmarkParse(b *testing.B) {
 		}
 	})
 }
+
+// FuzzParse: Parse never panics; what it accepts is valid JSON, every
+// number in it is a JSON number, and encoding it with encoding/json and
+// parsing again gives the same set.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		samplePayloadIDToken, `{}`, `{"a":[1,{"b":-0}]}`, `{"n":1e400}`, `{"sub":"a","sub":"b"}`,
+		`{"a":1}x`, `{"a":1} {}`, "{\"\xff\":1}", `{"ſub":"x","\u0073":"y"}`, `[{}]`, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		c, err := claims.Parse(payload)
+		if err != nil {
+			if !errors.Is(err, claims.ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		if !json.Valid(payload) {
+			t.Fatalf("Parse accepted invalid JSON %q", payload)
+		}
+		checkNumbers(t, map[string]any(c))
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatalf("Marshal: %v", err)
+		}
+		again, err := claims.Parse(out)
+		if err != nil {
+			t.Fatalf("Parse of the re-encoded set: %v", err)
+		}
+		if diff := cmp.Diff(c, again); diff != "" {
+			t.Fatalf("round trip mismatch (-first +second):\n%s", diff)
+		}
+	})
+}
+
+func checkNumbers(t *testing.T, v any) {
+	switch v := v.(type) {
+	case json.Number:
+		if !claims.ValidNumber(string(v)) {
+			t.Fatalf("Parse produced json.Number %q", v)
+		}
+	case float64, josejson.Number:
+		t.Fatalf("Parse produced %T", v)
+	case map[string]any:
+		for _, e := range v {
+			checkNumbers(t, e)
+		}
+	case []any:
+		for _, e := range v {
+			checkNumbers(t, e)
+		}
+	}
+}
