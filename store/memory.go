@@ -215,7 +215,8 @@ const replaySweepBatch = 8
 // their sums never overflow.
 const maxReplayOffset = 1 << 61
 
-// minReplayGrain is the finest bucket width, 2^30 ns (about a second).
+// minReplayGrainShift sets the finest bucket width, 2^30 ns (about a
+// second).
 const minReplayGrainShift = 30
 
 // replayChunk is the most digests one chunk of a bucket holds, so that
