@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -252,4 +253,52 @@ func TestAuthenticate(t *testing.T) {
 			assertRefused(t, nil, err, tc.code)
 		})
 	}
+}
+
+// TestLargeNumericClaimsKeepTheirValue: a released claim is byte for byte
+// the number the source carried — integers past 2^53 and 2^64, negative
+// zero, exponents, values beyond float64, long decimals, nested ones — in
+// both dialects, so two users with adjacent large IDs stay two users.
+// (Object members come out in sorted order, as encoding/json writes them.)
+func TestLargeNumericClaimsKeepTheirValue(t *testing.T) {
+	mapping := scopeStandardWith("ids", "https://example.com/uid", "https://example.com/nums")
+	w := newXWorld(t, func(c *engine.Config) { c.Scopes = mapping })
+	const uid = `9007199254740993`
+	const nums = `[12345678901234567891,-0,1e400,-1.5E-7,0.10000000000000000000000001,{"m":[1E+2],"n":18446744073709551617}]`
+	hdr := map[string]any{"alg": "HS256", "typ": "JWT", "kid": svcA + "-s1"}
+	c := sourceClaimsFor(w, svcA)
+	delete(c, "scope")
+	c["jti"] = "numbers"
+	payload := payloadOf(t, c)
+	payload = payload[:len(payload)-1] + `,"https://example.com/uid":` + uid + `,"https://example.com/nums":` + nums + `}`
+	tok := rawJWS(t, hdr, payload, hs256(w.secrets[svcA]))
+	want := []string{`"https://example.com/uid":` + uid, `"https://example.com/nums":` + nums}
+
+	for name, req := range map[string]*engine.Request{
+		"delegation":     {GrantType: engine.GrantTypeJWTBearer, ClientID: svcA, IDToken: tok, Target: svcB, Scope: "openid ids"},
+		"token exchange": withScope(tx(svcA, tok, engine.TokenTypeIDToken, svcB), "openid ids"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			res := mustExchange(t, w, req)
+			minted := res.IDToken + res.AccessToken
+			raw, err := parseVerify(minted, "HS256", w.secrets[svcB])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, member := range want {
+				if !strings.Contains(string(raw), member) {
+					t.Errorf("minted payload %s\ndoes not hold %s", raw, member)
+				}
+			}
+		})
+	}
+}
+
+func payloadOf(t testing.TB, c claims.Set) string {
+	t.Helper()
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -390,7 +390,6 @@ func attackTokens(tb testing.TB, w *world) []attack {
 		{"payload with trailing data", appHS, hsPayload(payloadWith(`"x":1`) + `x`)},
 		{"payload of two objects", appHS, hsPayload(payloadWith(`"x":1`) + `{}`)},
 		{"payload with a BOM", appHS, hsPayload("\ufeff" + payloadWith(`"x":1`))},
-		{"payload with a number out of range", appHS, hsPayload(payloadWith(`"n":1e400`))},
 		{"payload with exp 1e400", appHS, rawJWS(tb, hsHdr, strings.Replace(payloadWith(`"x":1`), `"exp":`, `"exp":1e400,"x-old-exp":`, 1), good)},
 		{"payload with 5000 nested arrays (over MaxTokenSize)", appHS, hsPayload(payloadWith(`"https://x/deep":` + nested(5000)))},
 
