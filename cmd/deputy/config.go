@@ -428,7 +428,7 @@ func buildClient(cc *clientConfig, p, baseDir string, ids map[string]int, keyAlg
 		s := store.Secret{ID: sc.ID}
 		if s.Value, err = decodeSecret(sc.Value, baseDir); err != nil {
 			fail(sp+".value", "%v", err)
-		} else if need := max(hmacMinimum[cc.SigningAlg], 1); len(s.Value) < need {
+		} else if need := max(hmacMinimum[cc.SigningAlg], store.MinSecretSize); len(s.Value) < need {
 			fail(sp+".value", "%d bytes; %s needs at least %d", len(s.Value), cc.SigningAlg, need)
 		}
 		if sc.NotAfter != "" {

@@ -38,6 +38,10 @@ func TestConfigErrors(t *testing.T) {
 		{"secret field type", `{"issuer":"x","clients":[{"id":"a","secrets":[{"id":"s","value":1}]}]}`, []string{"config: clients[0].secrets[0].value: must be a string, not number"}},
 		{"unknown secret field", `{"issuer":"x","clients":[{"id":"a","secrets":[{"id":"s","valu":"x"}]}]}`, []string{`config: clients[0].secrets[0]: unknown field "valu"`}},
 		{"missing issuer", `{"clients":[]}`, []string{"config: issuer: required"}},
+		{"weak secret of an asymmetric client", `{"issuer":"https://x/","keys":{"keys":[]},
+  "clients":[{"id":"rs","signing_alg":"ES256","confidential":true,"secrets":[{"id":"s1","value":"text:x"}]}]}`,
+			[]string{`config: clients[0].signing_alg: no key with "alg":"ES256" in keys or keys_file`,
+				"config: clients[0].secrets[0].value: 1 bytes; ES256 needs at least 32"}},
 		{"everything at once", `{
   "issuer": " https://x/",
   "lifetime": "10 hours",
