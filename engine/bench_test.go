@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -329,4 +330,81 @@ func BenchmarkFloorVerify(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTokenExchangeBudget checks the token-exchange budget on a
+// noisy machine: it interleaves short batches of the delegation, the
+// exchange, the exchange with an actor and the go-jose verification of the
+// actor token (parse, verify, decode), and reports the median over rounds
+// of each one's ns/op and of the budget's ratios, which slow drift in the
+// machine's speed affects alike. exch/deleg must stay ≤ 1.05 and
+// actor/(deleg+verify) ≤ 1.
+func BenchmarkTokenExchangeBudget(b *testing.B) {
+	w := newExchangeBenchWorld(b)
+	for _, p := range exchangeBenchPairs {
+		b.Run(p.name, func(b *testing.B) {
+			subject := w.idToken(b, p.source, nil)
+			exchange := &engine.Request{
+				GrantType: engine.GrantTypeTokenExchange, ClientID: p.source,
+				SubjectToken: subject, SubjectTokenType: engine.TokenTypeIDToken,
+				Audience: []string{p.target}, Scope: benchScope,
+			}
+			withActor := *exchange
+			withActor.ActorToken, withActor.ActorTokenType = benchActor(b, w, p.source), engine.TokenTypeIDToken
+			deleg := delegation(p.source, subject, p.target, benchScope)
+			f := newFloor(b, w, p.source, p.target)
+			f.token = withActor.ActorToken
+			ctx := context.Background()
+			exch := func(req *engine.Request) func() error {
+				return func() error { _, err := w.x.Exchange(ctx, req); return err }
+			}
+			verify := func() error {
+				jws, err := jose.ParseSignedCompact(f.token, f.algs)
+				if err != nil {
+					return err
+				}
+				payload, err := jws.Verify(f.verifyKey)
+				if err != nil {
+					return err
+				}
+				var c map[string]any
+				return josejson.Unmarshal(payload, &c)
+			}
+			ops := []func() error{exch(deleg), exch(exchange), exch(&withActor), verify}
+			const batch = 20
+			var rounds [4][]float64
+			b.ReportAllocs()
+			for b.Loop() {
+				for i, op := range ops {
+					start := time.Now()
+					for range batch {
+						if err := op(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					rounds[i] = append(rounds[i], float64(time.Since(start).Nanoseconds())/batch)
+				}
+			}
+			ratios := make([][]float64, 2)
+			for r := range rounds[0] {
+				d, e, a, v := rounds[0][r], rounds[1][r], rounds[2][r], rounds[3][r]
+				ratios[0] = append(ratios[0], e/d)
+				ratios[1] = append(ratios[1], a/(d+v))
+			}
+			for i, unit := range []string{"deleg-ns", "exch-ns", "actor-ns", "verify-ns"} {
+				b.ReportMetric(median(rounds[i]), unit)
+			}
+			b.ReportMetric(median(ratios[0]), "exch/deleg")
+			b.ReportMetric(median(ratios[1]), "actor/(deleg+verify)")
+		})
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
