@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"math"
 	"net/url"
@@ -660,16 +661,16 @@ func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Respo
 	if res.IDToken == "" || res.TokenType != "Bearer" || res.AccessToken != "" {
 		t.Fatalf("response %+v", res)
 	}
-	h, out := w.decode(t, res.IDToken, req.Target)
+	h, out := oracleMinted(t, w, res.IDToken, target)
 	if h.Algorithm != target.SigningAlg {
 		t.Fatalf("minted with %s, target registered %s", h.Algorithm, target.SigningAlg)
 	}
 	if out["iss"] != issuer || out["aud"] != req.Target || out["azp"] != req.ClientID || out["sub"] != src.sub {
 		t.Fatalf("minted iss=%v aud=%v azp=%v sub=%v for requester %q target %q", out["iss"], out["aud"], out["azp"], out["sub"], req.ClientID, req.Target)
 	}
-	iat, _ := out.NumericDate("iat")
-	exp, _ := out.NumericDate("exp")
-	if !iat.Equal(fixedNow) || int64(exp.Sub(iat)/time.Second) != res.ExpiresIn || res.ExpiresIn <= 0 {
+	iat, _ := oracleNumber(out["iat"])
+	exp, _ := oracleNumber(out["exp"])
+	if iat != float64(fixedNow.Unix()) || int64(exp-iat) != res.ExpiresIn || res.ExpiresIn <= 0 {
 		t.Fatalf("iat %v exp %v expires_in %d", iat, exp, res.ExpiresIn)
 	}
 	for k, v := range out {
@@ -680,7 +681,7 @@ func checkGranted(t *testing.T, w *world, req *engine.Request, res *engine.Respo
 		if claims.IsOwned(k) {
 			t.Fatalf("minted token carries owned claim %q", k)
 		}
-		if sv, ok := src.claims[k]; !ok || !cmp.Equal(sv, v) {
+		if sv, ok := src.claims[k]; !ok || !cmp.Equal(oracleCanon(sv), oracleCanon(v)) {
 			t.Fatalf("minted claim %q = %v; source has %v", k, v, sv)
 		}
 	}
@@ -817,12 +818,9 @@ func oracleJWS(w *world, token string, client *store.Client, kind oracleKind, ex
 	if payload == nil {
 		return nil, "no key of " + client.ID + " verifies it"
 	}
-	if !utf8.Valid(payload) {
-		return nil, "payload not UTF-8"
-	}
-	var c claims.Set
-	if err := josejson.Unmarshal(payload, &c); err != nil || c == nil {
-		return nil, "payload not a JSON object"
+	c, ok := oracleDecode(payload)
+	if !ok {
+		return nil, "payload not one UTF-8 JSON object"
 	}
 	src := &oracleSource{claims: c}
 	if why := oracleClaims(c, client.ID, kind == kindID, src); why != "" {
@@ -854,8 +852,109 @@ func oracleJWS(w *world, token string, client *store.Client, kind oracleKind, ex
 
 // oracleNumericDate is a JSON number within 1970..9999.
 func oracleNumericDate(v any) (float64, bool) {
-	f, ok := v.(float64)
+	f, ok := oracleNumber(v)
 	return f, ok && f >= 0 && f <= oracleMaxNumericDate
+}
+
+// oracleNumber is the value of a decoded JSON number; one beyond float64
+// is ±Inf.
+func oracleNumber(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case josejson.Number:
+		f, err := strconv.ParseFloat(string(n), 64)
+		return f, err == nil || math.IsInf(f, 0)
+	}
+	return 0, false
+}
+
+// oracleDecode decodes a JWT payload as RFC 7519 §7.2 and RFC 8259 have
+// it: one JSON object, UTF-8, decoded by go-jose with no repeated member,
+// numbers kept as their text (any JSON number is valid).
+func oracleDecode(payload []byte) (claims.Set, bool) {
+	if !utf8.Valid(payload) {
+		return nil, false
+	}
+	dec := josejson.NewDecoder(bytes.NewReader(payload))
+	dec.SetNumberType(josejson.UnmarshalJSONNumber)
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	if err := dec.Decode(new(josejson.RawMessage)); err != io.EOF {
+		return nil, false
+	}
+	return claims.Set(m), true
+}
+
+// oracleCanon is a decoded JSON value with every number as text: a number
+// from a token as it was written, a Go float64 (a profile's) as
+// encoding/json writes it. Comparing canonical values checks that claims
+// pass through byte for byte.
+func oracleCanon(v any) any {
+	switch t := v.(type) {
+	case float64:
+		b, err := json.Marshal(t)
+		if err != nil {
+			return t
+		}
+		return josejson.Number(b)
+	case json.Number:
+		return josejson.Number(t)
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[k] = oracleCanon(e)
+		}
+		return m
+	case claims.Set:
+		return oracleCanon(map[string]any(t))
+	case []any:
+		a := make([]any, len(t))
+		for i, e := range t {
+			a[i] = oracleCanon(e)
+		}
+		return a
+	}
+	return v
+}
+
+// oracleMinted verifies a minted token with go-jose under target's key
+// (by its kid) and decodes it as oracleDecode does.
+func oracleMinted(t *testing.T, w *world, token string, target *store.Client) (jose.Header, claims.Set) {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(target.SigningAlg)})
+	if err != nil {
+		t.Fatalf("minted token does not parse for %s: %v", target.SigningAlg, err)
+	}
+	h := jws.Signatures[0].Header
+	var key any
+	if store.IsHMAC(target.SigningAlg) {
+		for _, s := range target.Secrets {
+			if s.ID == h.KeyID {
+				key = s.Value
+			}
+		}
+	} else if ks, err := w.st.VerificationKeys(context.Background(), h.KeyID); err == nil && len(ks) == 1 && ks[0].Algorithm == target.SigningAlg {
+		key = ks[0].Key
+	}
+	if key == nil {
+		t.Fatalf("minted token's kid %q names no key of %s", h.KeyID, target.ID)
+	}
+	payload, err := jws.Verify(key)
+	if err != nil {
+		t.Fatalf("minted token does not verify under %s's key: %v", target.ID, err)
+	}
+	c, ok := oracleDecode(payload)
+	if !ok {
+		t.Fatalf("minted payload %q is not one JSON object", payload)
+	}
+	return h, c
 }
 
 // oracleClaims applies DESIGN's claim rules with skew 0 and fills src's
@@ -1267,16 +1366,17 @@ func checkTokenExchange(t *testing.T, w *world, req *engine.Request, res *engine
 	}
 
 	// The minted token: verified with go-jose under the target's key.
-	h, out := w.decode(t, res.AccessToken, want.target.ID)
+	h, out := oracleMinted(t, w, res.AccessToken, want.target)
 	if h.Algorithm != want.target.SigningAlg || h.KeyID == "" || h.ExtraHeaders["typ"] != typ {
 		t.Fatalf("minted header alg=%s kid=%q typ=%v; want %s, a kid, %s", h.Algorithm, h.KeyID, h.ExtraHeaders["typ"], want.target.SigningAlg, typ)
 	}
 	if _, ok := h.ExtraHeaders["deputy"]; !ok {
 		t.Fatal("minted token lacks the deputy mark")
 	}
-	iat := float64(fixedNow.Unix())
-	exp := iat + float64(want.lifetime)
-	expect := claims.Set{"iss": issuer, "sub": want.src.sub, "aud": want.target.ID, "iat": iat, "exp": exp}
+	iat := fixedNow.Unix()
+	exp := iat + want.lifetime
+	expect := claims.Set{"iss": issuer, "sub": want.src.sub, "aud": want.target.ID,
+		"iat": josejson.Number(strconv.FormatInt(iat, 10)), "exp": josejson.Number(strconv.FormatInt(exp, 10))}
 	if want.access {
 		expect["client_id"], expect["scope"] = want.requester.ID, strings.Join(want.scope, " ")
 	} else {
@@ -1298,10 +1398,10 @@ func checkTokenExchange(t *testing.T, w *world, req *engine.Request, res *engine
 	}
 	got := maps.Clone(out)
 	delete(got, "jti")
-	if diff := cmp.Diff(expect, got); diff != "" {
+	if diff := cmp.Diff(oracleCanon(expect), oracleCanon(got)); diff != "" {
 		t.Fatalf("minted claims (-oracle +engine):\n%s", diff)
 	}
-	if !want.src.cap.IsZero() && time.Unix(int64(exp), 0).After(want.src.cap) {
+	if !want.src.cap.IsZero() && time.Unix(exp, 0).After(want.src.cap) {
 		t.Fatalf("minted exp %v outlives the subject (%v)", exp, want.src.cap)
 	}
 	if d := oracleActDepth(out["act"]); out["act"] != nil && (d == 0 || d > oracleMaxActDepth) {
