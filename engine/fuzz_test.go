@@ -1686,6 +1686,12 @@ func tokenExchangeSeeds(tb testing.TB, w *world) []exchangeSeed {
 		signed(accessPayload("openid email", mod), appHS, apiHS, "", teTypes(tiAccess, tiNone, rqDefault), signAT, signNone, "")
 	}
 	signed(strings.Replace(payload(appHS, nil), "Ada Lovelace", "Ada \xff", 1), appHS, apiHS, "openid profile", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
+	// Numbers pass through as their text, whatever float64 makes of them.
+	for _, n := range []string{"1e400", "-0", "12345678901234567891", "1.0E+9", "0.10"} {
+		p := strings.Replace(payload(appHS, nil), `"updated_at":1700000000`, `"updated_at":`+n, 1)
+		signed(p, appHS, apiHS, "openid profile", teTypes(tiID, tiNone, rqDefault), signJWT, signNone, "")
+		signed(strings.Replace(p, `"aud":`, `"act":{"sub":"svc","n":`+n+`},"aud":`, 1), appHS, apiHS, "openid profile", teTypes(tiID, tiID, rqID), signJWT, signJWT, workerPayload)
+	}
 	seeds = append(seeds,
 		exchangeSeed{token: payload(appHS, nil), client: appHS, target: apiHS, scope: "openid email", grant: signGrant(signJWT, signNone)},
 		exchangeSeed{token: payload(appHS, nil), client: appHS, target: apiHS, grant: grantBitExchange | grantBitMark | signGrant(signJWT, signNone),
