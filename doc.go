@@ -20,8 +20,9 @@
 //
 // The packages, from the bottom up:
 //
-//   - claims: a JWT claim set as go-jose decodes it, typed accessors, the
-//     claims the engine owns.
+//   - claims: a JWT claim set as the engine decodes it (numbers kept as
+//     encoding/json.Number), typed accessors, the claims the engine owns;
+//     standard library only.
 //   - scope: RFC 6749 scope syntax, canonical scope sets, and the mapping of
 //     scopes to claims (OIDC Core §5.4 built in).
 //   - store: the storage interfaces the engine reads (clients, refresh

@@ -1,13 +1,15 @@
 // Package claims holds a JWT claim set, the names of the claims deputy owns,
 // and typed accessors that never panic on a value of the wrong type.
 //
-// A Set is a plain map. Parse decodes a payload into one with go-jose's JSON
-// decoder: strings are string, numbers encoding/json.Number (the number's
-// text, so that no claim changes value on its way through deputy), objects
-// map[string]any and arrays []any. Sets built in Go may hold float64 and
-// other Go numbers too. The accessors check types and ranges; the
-// predicates and copy helpers let the engine build an output claim set
-// without ever aliasing the caller's values.
+// A Set is a plain map of JSON values as decoded with numbers kept as
+// encoding/json.Number: strings are string, numbers json.Number (the
+// number's text, so that no claim changes value on its way through deputy),
+// objects map[string]any and arrays []any. The engine decodes token
+// payloads that way; this package imports only the standard library and
+// decodes nothing itself. Sets built in Go (profiles, for instance) may
+// hold float64 and other Go numbers too. The accessors check types and
+// ranges; the predicates and copy helpers let the engine build an output
+// claim set without ever aliasing the caller's values.
 package claims
 
 import (
@@ -19,8 +21,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // Registered and protocol claim names used by deputy.
@@ -164,11 +164,11 @@ func invalid(name, reason string) error {
 	return &Error{Claim: name, Reason: reason, Err: ErrInvalid}
 }
 
-// Set is a JWT claim set: claim names mapped to JSON values as Parse
-// decodes them: string, encoding/json.Number, bool, nil, map[string]any and
-// []any. A Set built in Go may also hold float64 (or other values that
-// encoding/json can marshal); the accessors accept float64 wherever they
-// accept a json.Number.
+// Set is a JWT claim set: claim names mapped to JSON values as decoded with
+// numbers as encoding/json.Number: string, json.Number, bool, nil,
+// map[string]any and []any. A Set built by hand (a profile, say) may also
+// hold float64 (or other values that encoding/json can marshal); the
+// accessors accept float64 wherever they accept a json.Number.
 type Set map[string]any
 
 // Has reports whether the claim is present, whatever its value (JSON null
@@ -197,11 +197,12 @@ func (s Set) StringValue(name string) (string, error) {
 const maxNumericDate = 253402300799
 
 // NumericDate returns a NumericDate claim (RFC 7519 §2: seconds since the
-// epoch, fractions allowed). The value is a json.Number (as Parse gives,
-// encoding/json's or go-jose's) or a float64. An absent claim wraps
-// ErrMissing; any other type, a json.Number that is not a JSON number, and
-// a number that is NaN, infinite, negative or after the year 9999 (1e400
-// included) wrap ErrInvalid.
+// epoch, fractions allowed). The value is an encoding/json.Number (as a
+// decoded Set holds numbers) or a float64. An absent claim wraps
+// ErrMissing; any other type (other packages' number types included), a
+// json.Number that is not a JSON number, and a number that is NaN,
+// infinite, negative or after the year 9999 (1e400 included) wrap
+// ErrInvalid.
 func (s Set) NumericDate(name string) (time.Time, error) {
 	v, ok := s[name]
 	if !ok {
@@ -211,8 +212,6 @@ func (s Set) NumericDate(name string) (time.Time, error) {
 	case float64:
 		return ToTime(name, t)
 	case json.Number:
-		return numberToTime(name, string(t))
-	case josejson.Number:
 		return numberToTime(name, string(t))
 	}
 	return time.Time{}, invalid(name, "not a number")

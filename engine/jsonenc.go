@@ -82,7 +82,7 @@ var (
 // objects (map[string]any, claims.Set) and arrays ([]any, []string) are
 // written directly, objects with their keys sorted as encoding/json sorts
 // them, so the output is deterministic. A json.Number (encoding/json's, as
-// claims.Parse decodes every number, or go-jose's) is written verbatim, so
+// parseClaims decodes every number, or go-jose's) is written verbatim, so
 // a number leaves exactly as it came; one that is not a JSON number is an
 // error. Other Go values (int, float32, structs …) go through
 // encoding/json.

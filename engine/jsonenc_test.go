@@ -16,7 +16,7 @@ import (
 )
 
 // TestLargeNumericClaimsKeepValueEncoded (issue 12, item 5): a claim
-// decoded by claims.Parse and encoded by appendClaims, as the minter does,
+// decoded by parseClaims and encoded by appendClaims, as the minter does,
 // carries every number byte for byte as the source had it, nested ones
 // included.
 func TestLargeNumericClaimsKeepValueEncoded(t *testing.T) {
@@ -42,9 +42,9 @@ func TestLargeNumericClaimsKeepValueEncoded(t *testing.T) {
 			// Members in sorted order and no spaces: appendClaims writes
 			// exactly this back.
 			payload := `{"iss":"x","n":` + n + `,"o":{"a":[` + n + `,{"b":` + n + `}],"z":` + n + `}}`
-			c, err := claims.Parse([]byte(payload))
+			c, err := parseClaims([]byte(payload))
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("parseClaims: %v", err)
 			}
 			out := appendJSONString([]byte(`{"iss":`), "x")
 			if out, err = appendClaims(out, c, []string{"n", "o"}); err != nil {
@@ -189,7 +189,7 @@ func TestAppendJSONValueRefuses(t *testing.T) {
 // TestAppendJSONValueAllocs: a nested claim of JSON values is written
 // without allocating once the buffer is large enough.
 func TestAppendJSONValueAllocs(t *testing.T) {
-	c, err := claims.Parse([]byte(`{"v":{"sub":"svc","n":12345678901234567891,"f":1.5,"a":[1,"x",{"k":null}],"act":{"sub":"x"}}}`))
+	c, err := parseClaims([]byte(`{"v":{"sub":"svc","n":12345678901234567891,"f":1.5,"a":[1,"x",{"k":null}],"act":{"sub":"x"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.C
 	}
 	// Numbers stay the text the token carried, so that a released claim
 	// is byte for byte what the source said.
-	c, perr := claims.Parse(payload)
+	c, perr := parseClaims(payload)
 	if perr != nil {
 		return nil, grantErr("token payload is not a JSON object", perr)
 	}

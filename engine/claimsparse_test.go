@@ -1,12 +1,12 @@
-package claims_test
+package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	josejson "github.com/go-jose/go-jose/v4/json"
 	"github.com/google/go-cmp/cmp"
@@ -14,7 +14,10 @@ import (
 	"github.com/deputyauth/deputy/claims"
 )
 
-func TestParse(t *testing.T) {
+// These tests moved from package claims with the decoder (claims imports
+// only the standard library).
+
+func TestParseClaims(t *testing.T) {
 	tests := []struct {
 		name    string
 		payload string
@@ -30,7 +33,7 @@ func TestParse(t *testing.T) {
 		{name: "whitespace around", payload: " \t\r\n{\"a\":1} \t\r\n", want: claims.Set{"a": json.Number("1")}},
 		{name: "escaped names", payload: `{"\u0073ub":"x"}`, want: claims.Set{"sub": "x"}},
 		{name: "names differing in case", payload: `{"sub":"x","Sub":"y","ſub":"z"}`, want: claims.Set{"sub": "x", "Sub": "y", "ſub": "z"}},
-		{name: "deep nesting", payload: strings.Repeat(`{"a":`, 500) + "1" + strings.Repeat("}", 500), want: nested(500)},
+		{name: "deep nesting", payload: strings.Repeat(`{"a":`, 500) + "1" + strings.Repeat("}", 500), want: nestedSet(500)},
 
 		{name: "empty", payload: ``, wantErr: true},
 		{name: "only whitespace", payload: "  ", wantErr: true},
@@ -61,27 +64,27 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := claims.Parse([]byte(tt.payload))
+			got, err := parseClaims([]byte(tt.payload))
 			if tt.wantErr {
-				if !errors.Is(err, claims.ErrMalformed) {
-					t.Fatalf("Parse = %v, %v; want an error wrapping ErrMalformed", got, err)
+				if !errors.Is(err, errMalformedPayload) {
+					t.Fatalf("parseClaims = %v, %v; want an error wrapping errMalformedPayload", got, err)
 				}
 				if got != nil {
-					t.Errorf("Parse returned %v with an error", got)
+					t.Errorf("parseClaims returned %v with an error", got)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("parseClaims: %v", err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Parse mismatch (-want +got):\n%s", diff)
+				t.Errorf("parseClaims mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func nested(depth int) claims.Set {
+func nestedSet(depth int) claims.Set {
 	var v any = json.Number("1")
 	for range depth - 1 {
 		v = map[string]any{"a": v}
@@ -89,7 +92,8 @@ func nested(depth int) claims.Set {
 	return claims.Set{"a": v}
 }
 
-// exactNumbers are JSON numbers that float64 cannot carry unchanged.
+// exactNumbers are JSON numbers that float64 cannot carry unchanged
+// (claims/number_test.go holds the same list for claims.ValidNumber).
 var exactNumbers = []string{
 	"9007199254740993",     // 2^53 + 1
 	"-9007199254740993",    //
@@ -112,22 +116,22 @@ var exactNumbers = []string{
 }
 
 // TestLargeNumericClaimsKeepValue (issue 12, item 5): a number decoded by
-// Parse, at the top level or nested, keeps the exact text the payload
+// parseClaims, at the top level or nested, keeps the exact text the payload
 // carried, and encoding/json writes it back unchanged.
 func TestLargeNumericClaimsKeepValue(t *testing.T) {
 	for _, n := range exactNumbers {
 		t.Run(n[:min(len(n), 24)], func(t *testing.T) {
 			payload := `{"n":` + n + `,"o":{"deep":[` + n + `,{"x":` + n + `}]}}`
-			c, err := claims.Parse([]byte(payload))
+			c, err := parseClaims([]byte(payload))
 			if err != nil {
-				t.Fatalf("Parse: %v", err)
+				t.Fatalf("parseClaims: %v", err)
 			}
 			want := claims.Set{
 				"n": json.Number(n),
 				"o": map[string]any{"deep": []any{json.Number(n), map[string]any{"x": json.Number(n)}}},
 			}
 			if diff := cmp.Diff(want, c); diff != "" {
-				t.Errorf("Parse mismatch (-want +got):\n%s", diff)
+				t.Errorf("parseClaims mismatch (-want +got):\n%s", diff)
 			}
 			out, err := json.Marshal(c)
 			if err != nil {
@@ -140,103 +144,15 @@ func TestLargeNumericClaimsKeepValue(t *testing.T) {
 	}
 }
 
-func TestNumericDateNumber(t *testing.T) {
-	const maxDate = "253402300799" // 9999-12-31T23:59:59Z
-	tests := []struct {
-		value   any
-		want    time.Time
-		wantErr bool
-	}{
-		{value: json.Number("1700000000"), want: time.Unix(1700000000, 0).UTC()},
-		{value: json.Number("1700000000.5"), want: time.Unix(1700000000, 500_000_000).UTC()},
-		{value: json.Number("1.7e9"), want: time.Unix(1700000000, 0).UTC()},
-		{value: json.Number("17E8"), want: time.Unix(1700000000, 0).UTC()},
-		{value: json.Number("0"), want: time.Unix(0, 0).UTC()},
-		{value: json.Number("-0"), want: time.Unix(0, 0).UTC()},
-		{value: json.Number("1e-400"), want: time.Unix(0, 0).UTC()},
-		{value: json.Number(maxDate), want: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)},
-		{value: josejson.Number("1700000000"), want: time.Unix(1700000000, 0).UTC()},
-		{value: float64(1700000000), want: time.Unix(1700000000, 0).UTC()},
-
-		{value: json.Number("253402300800"), wantErr: true},
-		{value: json.Number("1e400"), wantErr: true},
-		{value: json.Number("-1e400"), wantErr: true},
-		{value: json.Number("12345678901234567891"), wantErr: true},
-		{value: json.Number("-1"), wantErr: true},
-		{value: json.Number("-0.5"), wantErr: true},
-		{value: json.Number(""), wantErr: true},
-		{value: json.Number("NaN"), wantErr: true},
-		{value: json.Number("Inf"), wantErr: true},
-		{value: json.Number("0x10"), wantErr: true},
-		{value: json.Number("1_000"), wantErr: true},
-		{value: json.Number("+1"), wantErr: true},
-		{value: json.Number(" 1"), wantErr: true},
-		{value: json.Number("1700000000 "), wantErr: true},
-		{value: josejson.Number("garbage"), wantErr: true},
-		{value: "1700000000", wantErr: true},
-		{value: 1700000000, wantErr: true}, // a Go int is not a decoded number
-	}
-	for _, tt := range tests {
-		got, err := claims.Set{"exp": tt.value}.NumericDate("exp")
-		if tt.wantErr {
-			if !errors.Is(err, claims.ErrInvalid) {
-				t.Errorf("NumericDate(%#v) = %v, %v; want ErrInvalid", tt.value, got, err)
-			}
-			if err != nil && strings.Contains(err.Error(), "1e400") {
-				t.Errorf("NumericDate(%#v) error %q quotes the value", tt.value, err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("NumericDate(%#v): %v", tt.value, err)
-			continue
-		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("NumericDate(%#v) mismatch (-want +got):\n%s", tt.value, diff)
-		}
-	}
-}
-
-func TestValidNumber(t *testing.T) {
-	valid := append([]string{"0", "-0", "1", "-1", "10", "0.5", "-0.5", "1e5", "1E5", "1e+5", "1e-5", "1.5e-5", "0e0", "0.0e-0"}, exactNumbers...)
-	invalid := []string{"", "-", "+1", "01", "-01", "00", ".5", "1.", "1.e5", "1e", "1e+", "e5", "1.5.5", "1e5e5",
-		" 1", "1 ", "1\n", "NaN", "Inf", "-Inf", "Infinity", "0x10", "1_000", "１", "1,5", "\"1\"", "true", "null", "1\x00"}
-	for _, s := range valid {
-		if !claims.ValidNumber(s) {
-			t.Errorf("ValidNumber(%q) = false, want true", s)
-		}
-	}
-	for _, s := range invalid {
-		if claims.ValidNumber(s) {
-			t.Errorf("ValidNumber(%q) = true, want false", s)
-		}
-	}
-	// Random strings over the number alphabet agree with encoding/json,
-	// which takes surrounding whitespace and other values too.
-	r := rand.New(rand.NewPCG(1, 2))
-	const alphabet = "-+.eE0123456789"
-	for range 100_000 {
-		b := make([]byte, 1+r.IntN(8))
-		for i := range b {
-			b[i] = alphabet[r.IntN(len(alphabet))]
-		}
-		var n json.Number
-		want := json.Unmarshal(b, &n) == nil
-		if got := claims.ValidNumber(string(b)); got != want {
-			t.Fatalf("ValidNumber(%q) = %v, encoding/json says %v", b, got, want)
-		}
-	}
-}
-
 // samplePayloadIDToken is a typical id_token payload: 15 claims.
 const samplePayloadIDToken = `{"iss":"https://id.example.com/","sub":"auth0|5f7c8ec7c33c6c004bbafe82","aud":"my-client-id-0123456789","exp":1700036000,"iat":1700000000,"nbf":1700000000,"jti":"b0f1c2d3e4f5a6b7c8d9e0f1a2b3c4d5","azp":"my-client-id-0123456789","nonce":"n-0S6_WzA2Mj","auth_time":1699999990,"name":"Ada Lovelace","email":"ada@example.com","email_verified":true,"picture":"https://example.com/ada.png","updated_at":1699990000}`
 
-func BenchmarkParse(b *testing.B) {
+func BenchmarkParseClaims(b *testing.B) {
 	payload := []byte(samplePayloadIDToken)
-	b.Run("claims.Parse", func(b *testing.B) {
+	b.Run("parseClaims", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := claims.Parse(payload); err != nil {
+			if _, err := parseClaims(payload); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -252,35 +168,47 @@ func BenchmarkParse(b *testing.B) {
 	})
 }
 
-// FuzzParse: Parse never panics; what it accepts is valid JSON, every
+// FuzzParseClaims: parseClaims never panics; what it accepts is valid JSON, every
 // number in it is a JSON number, and encoding it with encoding/json and
 // parsing again gives the same set.
-func FuzzParse(f *testing.F) {
+func FuzzParseClaims(f *testing.F) {
 	for _, seed := range []string{
 		samplePayloadIDToken, `{}`, `{"a":[1,{"b":-0}]}`, `{"n":1e400}`, `{"sub":"a","sub":"b"}`,
 		`{"a":1}x`, `{"a":1} {}`, "{\"\xff\":1}", `{"ſub":"x","\u0073":"y"}`, `[{}]`, `null`,
+		`{"s":"\ud800\u00e9"}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		c, err := claims.Parse(payload)
+		c, err := parseClaims(payload)
 		if err != nil {
-			if !errors.Is(err, claims.ErrMalformed) {
-				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			if !errors.Is(err, errMalformedPayload) {
+				t.Fatalf("error %v does not wrap errMalformedPayload", err)
 			}
 			return
 		}
 		if !json.Valid(payload) {
-			t.Fatalf("Parse accepted invalid JSON %q", payload)
+			t.Fatalf("parseClaims accepted invalid JSON %q", payload)
 		}
 		checkNumbers(t, map[string]any(c))
+		// encoding/json with UseNumber, which claims' own tests decode
+		// with, reads an accepted payload to the same set.
+		dec := json.NewDecoder(bytes.NewReader(payload))
+		dec.UseNumber()
+		var std claims.Set
+		if err := dec.Decode(&std); err != nil {
+			t.Fatalf("encoding/json refuses an accepted payload: %v", err)
+		}
+		if diff := cmp.Diff(c, std); diff != "" {
+			t.Fatalf("encoding/json decodes differently (-parseClaims +encoding/json):\n%s", diff)
+		}
 		out, err := json.Marshal(c)
 		if err != nil {
 			t.Fatalf("Marshal: %v", err)
 		}
-		again, err := claims.Parse(out)
+		again, err := parseClaims(out)
 		if err != nil {
-			t.Fatalf("Parse of the re-encoded set: %v", err)
+			t.Fatalf("parseClaims of the re-encoded set: %v", err)
 		}
 		if diff := cmp.Diff(c, again); diff != "" {
 			t.Fatalf("round trip mismatch (-first +second):\n%s", diff)
@@ -292,10 +220,10 @@ func checkNumbers(t *testing.T, v any) {
 	switch v := v.(type) {
 	case json.Number:
 		if !claims.ValidNumber(string(v)) {
-			t.Fatalf("Parse produced json.Number %q", v)
+			t.Fatalf("parseClaims produced json.Number %q", v)
 		}
 	case float64, josejson.Number:
-		t.Fatalf("Parse produced %T", v)
+		t.Fatalf("parseClaims produced %T", v)
 	case map[string]any:
 		for _, e := range v {
 			checkNumbers(t, e)
@@ -304,5 +232,51 @@ func checkNumbers(t *testing.T, v any) {
 		for _, e := range v {
 			checkNumbers(t, e)
 		}
+	}
+}
+
+// TestParseClaimsNumbers was claims' ExampleParse: a number beyond uint64
+// comes out as the encoding/json.Number of its text, encoding/json writes
+// every number back as it came, and a repeated name is refused.
+func TestParseClaimsNumbers(t *testing.T) {
+	payload := `{"sub":"user-1","exp":1700003600,"account":12345678901234567891,"geo":{"lat":-0,"big":1e400}}`
+	c, err := parseClaims([]byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprintf("%T %v", c["account"], c["account"]); got != "json.Number 12345678901234567891" {
+		t.Errorf("account = %s, want json.Number 12345678901234567891", got)
+	}
+	out, err := json.Marshal(c) // encoding/json writes each number as it came
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"account":12345678901234567891,"exp":1700003600,"geo":{"big":1e400,"lat":-0},"sub":"user-1"}`
+	if diff := cmp.Diff(want, string(out)); diff != "" {
+		t.Errorf("re-encoded mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := parseClaims([]byte(`{"sub":"a","sub":"b"}`)); !errors.Is(err, errMalformedPayload) {
+		t.Errorf("repeated name: error %v, want one wrapping errMalformedPayload", err)
+	}
+}
+
+// TestNumericDateRefusesGoJoseNumber: claims.Set.NumericDate reads
+// encoding/json.Number and float64 only (package claims imports nothing
+// but the standard library), so a go-jose json.Number, valid or not, is
+// "not a number". parseClaims therefore converts every go-jose number
+// (FuzzParseClaims checks that none is left).
+func TestNumericDateRefusesGoJoseNumber(t *testing.T) {
+	for _, v := range []josejson.Number{"1700000000", "garbage"} {
+		got, err := claims.Set{"exp": v}.NumericDate("exp")
+		if !errors.Is(err, claims.ErrInvalid) || !strings.HasSuffix(err.Error(), "not a number") {
+			t.Errorf("NumericDate(josejson.Number(%q)) = %v, %v; want ErrInvalid, not a number", v, got, err)
+		}
+	}
+	c, err := parseClaims([]byte(`{"exp":1700000000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.NumericDate("exp"); err != nil || got.Unix() != 1700000000 {
+		t.Errorf("NumericDate of a parsed exp = %v, %v", got, err)
 	}
 }
