@@ -108,6 +108,9 @@ var brokenStores = []struct {
 			storetest.TestReplayCache(t, func(t *testing.T) store.ReplayCache { return &checkThenSet{seen: map[string]time.Time{}} })
 		},
 		mustFail: []string{"ConcurrentUsesOneWinner"},
+		// Its 1 ms round trip makes 15 000 uses take 15 s for nothing
+		// this store gets wrong.
+		skip: []string{"ManyIDsKeptWithinTTL"},
 	},
 	{
 		name: "ReplayRenewsOnRefusal",
@@ -115,6 +118,7 @@ var brokenStores = []struct {
 			storetest.TestReplayCache(t, func(t *testing.T) store.ReplayCache { return &checkThenSet{seen: map[string]time.Time{}, renew: true} })
 		},
 		mustFail: []string{"ConcurrentUsesOneWinner", "RefusedWithinTTL"},
+		skip:     []string{"ManyIDsKeptWithinTTL"},
 	},
 	{
 		name: "KeysOldestSigns",
