@@ -92,8 +92,7 @@ func nestedSet(depth int) claims.Set {
 	return claims.Set{"a": v}
 }
 
-// exactNumbers are JSON numbers that float64 cannot carry unchanged
-// (claims/number_test.go holds the same list for claims.ValidNumber).
+// exactNumbers are JSON numbers that float64 cannot carry unchanged.
 var exactNumbers = []string{
 	"9007199254740993",     // 2^53 + 1
 	"-9007199254740993",    //
