@@ -842,7 +842,8 @@ func oracleJWS(w *world, token string, client *store.Client, kind oracleKind, ex
 			if !ok {
 				return nil, "scope claim not a string"
 			}
-			if src.bound, ok = oracleParseScope(s); !ok {
+			// RFC 6749 §3.3: a scope has at least one token.
+			if src.bound, ok = oracleParseScope(s); !ok || s == "" {
 				return nil, "scope claim malformed"
 			}
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"net/url"
 	"strings"
 
@@ -17,6 +18,8 @@ const (
 	TokenTypeJWT          = "urn:ietf:params:oauth:token-type:jwt"
 	TokenTypeRefreshToken = "urn:ietf:params:oauth:token-type:refresh_token"
 )
+
+var errEmptyScopeClaim = errors.New("engine: scope claim is empty")
 
 // jwsKinds maps the JWS token types to the rules that verify them.
 var jwsKinds = map[string]tokenKind{
@@ -113,6 +116,10 @@ func (x *Exchanger) exchangeJWS(ctx context.Context, token string, kind tokenKin
 				return nil, grantErr("token scope claim is malformed", serr)
 			}
 			bound, perr := scope.Parse(s)
+			if perr == nil && len(bound) == 0 {
+				// RFC 6749 §3.3: a scope has at least one token.
+				perr = errEmptyScopeClaim
+			}
 			if perr != nil {
 				return nil, grantErr("token scope claim is malformed", perr)
 			}
@@ -199,6 +206,9 @@ func exchangeTarget(e *exchange) (string, *Error) {
 	name := ""
 	for _, list := range [2][]string{req.Audience, req.Resource} {
 		for _, n := range list {
+			if n == "" {
+				continue // an empty value is not sent, as everywhere in Request
+			}
 			if name != "" && n != name {
 				return "", newError(CodeInvalidTarget, "audience and resource must name one target", nil)
 			}
@@ -206,6 +216,9 @@ func exchangeTarget(e *exchange) (string, *Error) {
 		}
 	}
 	for _, r := range req.Resource {
+		if r == "" {
+			continue
+		}
 		if u, err := url.Parse(r); err != nil || !u.IsAbs() || strings.Contains(r, "#") {
 			return "", newError(CodeInvalidTarget, "resource must be an absolute URI without a fragment", nil)
 		}

@@ -276,6 +276,7 @@ func TestTokenExchangeTarget(t *testing.T) {
 		{"audience", []string{svcB}, nil, svcB},
 		{"resource URI", nil, []string{orders}, orders},
 		{"same name twice", []string{orders, orders}, []string{orders}, orders},
+		{"empty values are not sent", []string{"", orders, ""}, []string{""}, orders},
 		{"none: the requester", nil, nil, ""}, // svc-a does not allow itself
 		{"two audiences", []string{svcB, orders}, nil, ""},
 		{"audience and another resource", []string{svcB}, []string{orders}, ""},
@@ -357,6 +358,7 @@ func TestTokenExchangeSubjectTypes(t *testing.T) {
 		{"access token of another issuer", w.accessToken(t, svcB, func(c claims.Set) { c["iss"] = "https://evil.example/" }), engine.TokenTypeAccessToken, false},
 		{"access token scope not a string", w.accessToken(t, svcB, func(c claims.Set) { c["scope"] = []any{"openid"} }), engine.TokenTypeAccessToken, false},
 		{"access token scope malformed", w.accessToken(t, svcB, func(c claims.Set) { c["scope"] = "openid  email" }), engine.TokenTypeAccessToken, false},
+		{"access token scope empty", w.accessToken(t, svcB, func(c claims.Set) { c["scope"] = "" }), engine.TokenTypeAccessToken, false},
 		{"typ other", w.sign(t, svcB, sourceClaimsFor(w, svcB), (&jose.SignerOptions{}).WithType("dpop+jwt")), engine.TokenTypeJWT, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
