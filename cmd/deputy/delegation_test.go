@@ -16,9 +16,9 @@ import (
 // wantResponseKeys is the delegation answer of the seed, exactly.
 var wantResponseKeys = []string{"expires_in", "id_token", "token_type"}
 
-// checkDelegated checks a successful delegation answer and returns the
-// minted id_token.
-func checkDelegated(t *testing.T, r reply) string {
+// checkTokenAnswer checks the status and headers of a successful answer
+// of a token endpoint (RFC 6749 §5.1: no caching).
+func checkTokenAnswer(t *testing.T, r reply) {
 	t.Helper()
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d, body %s", r.status, r.body)
@@ -30,6 +30,13 @@ func checkDelegated(t *testing.T, r reply) string {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
+}
+
+// checkDelegated checks a successful delegation answer and returns the
+// minted id_token.
+func checkDelegated(t *testing.T, r reply) string {
+	t.Helper()
+	checkTokenAnswer(t, r)
 	m := r.members(t)
 	if diff := cmp.Diff(wantResponseKeys, slices.Sorted(maps.Keys(m))); diff != "" {
 		t.Errorf("response members (-want +got):\n%s", diff)

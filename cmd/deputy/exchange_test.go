@@ -56,16 +56,7 @@ var wantExchangeKeys = []string{"access_token", "expires_in", "issued_token_type
 // access token and returns the token.
 func checkExchanged(t *testing.T, r reply, scope string) string {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d, body %s", r.status, r.body)
-	}
-	for k, want := range map[string]string{
-		"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache",
-	} {
-		if got := r.header.Get(k); got != want {
-			t.Errorf("%s = %q, want %q", k, got, want)
-		}
-	}
+	checkTokenAnswer(t, r)
 	m := r.members(t)
 	if diff := cmp.Diff(wantExchangeKeys, slices.Sorted(maps.Keys(m))); diff != "" {
 		t.Fatalf("response members (-want +got):\n%s", diff)
