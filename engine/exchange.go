@@ -295,6 +295,11 @@ func checkDelegationRequest(x *Exchanger, req *Request) *Error {
 		return invalidRequest("id_token or refresh_token is required", nil)
 	case req.RefreshToken != "" && x.cfg.RefreshTokens == nil:
 		return invalidRequest("refresh_token is not supported by this server", nil)
+	case req.SubjectToken != "" || req.SubjectTokenType != "" || req.ActorToken != "" ||
+		req.ActorTokenType != "" || req.RequestedTokenType != "":
+		// Dropped silently, an actor_token would yield a token without
+		// act that its sender believes records the actor.
+		return invalidRequest("subject_token, actor_token and requested_token_type belong to the token-exchange grant", nil)
 	}
 	return nil
 }
@@ -553,7 +558,16 @@ func (x *Exchanger) consume(ctx context.Context, e *exchange) *Error {
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	first, err := x.cfg.Replay.Use(ctx, replayID(x.cfg.Issuer, e.requester.ID, e.source.jti), ttl)
+	// Who could have signed the token names the key's namespace: an HMAC
+	// token only the requester (and the issuer) could sign, an asymmetric
+	// one only the issuer. So a client can forge ids only in its own
+	// namespace, while an asymmetric token naming several audiences is
+	// still one use among all of them.
+	owner := ""
+	if store.IsHMAC(e.requester.SigningAlg) {
+		owner = e.requester.ID
+	}
+	first, err := x.cfg.Replay.Use(ctx, replayID(x.cfg.Issuer, owner, e.source.jti), ttl)
 	switch {
 	case err != nil:
 		return serverError("replay cache failed", err)
@@ -564,10 +578,10 @@ func (x *Exchanger) consume(ctx context.Context, e *exchange) *Error {
 }
 
 // replayID is the one-time-use key of a token: a digest of its issuer, the
-// client it was issued to (every source is verified as issued to the
-// requester) and its jti. Naming the client means one client's tokens can
-// only ever consume its own ids; the digest gives every entry the same
-// small size whatever the token said.
+// client whose secret could have signed it ("" for the issuer's asymmetric
+// keys) and its jti. Naming that client means one client's tokens can only
+// ever consume its own ids; the digest gives every entry the same small
+// size whatever the token said.
 func replayID(issuer, client, jti string) string {
 	h := sha256.New()
 	var n [8]byte

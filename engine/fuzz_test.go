@@ -1104,6 +1104,7 @@ type exchangeWant struct {
 	src               *oracleSource
 	access            bool     // an access token is requested, else an id_token
 	act               any      // the act the minted token must carry; nil: none
+	mayAct            any      // the may_act the minted token must carry (the subject's, when no actor acted); nil: none
 	scope             []string // granted, canonical
 	lifetime          int64    // seconds
 }
@@ -1162,6 +1163,9 @@ func oracleExchange(w *world, req *engine.Request) *exchangeWant {
 		}
 	} else if src != nil {
 		want.act = src.act
+		// Without an actor, the subject's may_act still binds whoever acts
+		// later, so it travels unchanged.
+		want.mayAct = src.claims["may_act"]
 	}
 	want.src = src
 
@@ -1385,6 +1389,9 @@ func checkTokenExchange(t *testing.T, w *world, req *engine.Request, res *engine
 	}
 	if want.act != nil {
 		expect["act"] = want.act
+	}
+	if want.mayAct != nil {
+		expect["may_act"] = want.mayAct
 	}
 	for _, sc := range want.scope {
 		for _, n := range oracleMapping[sc] {

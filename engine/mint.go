@@ -180,9 +180,15 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, shape *tokenShape, src 
 		payload = append(payload, '"')
 	}
 	var merr error
-	if src.act != nil {
-		payload = append(payload, `,"act":`...)
-		if payload, merr = appendJSONValue(payload, src.act); merr != nil {
+	for _, c := range [...]struct {
+		prefix string
+		v      any
+	}{{`,"act":`, src.act}, {`,"may_act":`, src.mayAct}} {
+		if c.v == nil {
+			continue
+		}
+		payload = append(payload, c.prefix...)
+		if payload, merr = appendJSONValue(payload, c.v); merr != nil {
 			return "", "", serverError("cannot encode claims", merr)
 		}
 	}

@@ -101,11 +101,16 @@ func (x *Exchanger) exchangeJWS(ctx context.Context, token string, kind tokenKin
 		return nil, err
 	}
 	if act, ok := v.claims[claims.Actor]; ok {
-		if n := actDepth(act); n == 0 || n > x.cfg.MaxActDepth {
+		if !validAct(act, x.cfg.MaxActDepth) {
 			return nil, grantErr("token act claim is malformed or nested too deep", nil)
 		}
 		v.act = act
 	}
+	// may_act restricts who may act for the subject from here on, so it
+	// travels with the subject until an actor it names has acted:
+	// dropping it would let a requester shed it by exchanging the token
+	// for itself first.
+	v.mayAct = v.claims[claims.MayAct]
 	if v.kind == kindAccessToken {
 		// RFC 9068 §2.2.3: the scope the token was granted bounds what
 		// it can be exchanged for; without one, nothing beyond openid.
@@ -148,34 +153,32 @@ func (x *Exchanger) addActor(ctx context.Context, subject *verified, e *exchange
 	if subject.act != nil {
 		act[claims.Actor] = subject.act
 	}
-	if actDepth(act) > x.cfg.MaxActDepth {
+	if !validAct(act, x.cfg.MaxActDepth) {
 		return grantErr("act chain would be nested too deep", nil)
 	}
-	subject.act = act
+	subject.act, subject.mayAct = act, nil
 	return nil
 }
 
-// actDepth returns how many act levels v holds (the outermost is 1), or 0
-// when some level is not an object with a non-empty string sub. It stops
-// counting one past maxCountedAct.
-func actDepth(v any) int {
-	const maxCountedAct = 64
-	depth := 0
-	for {
+// validAct reports whether v is an act chain (RFC 8693 §4.1) of at most
+// max levels, the outermost being level 1, each an object with a non-empty
+// string sub. It looks at no more than max+1 levels.
+func validAct(v any, max int) bool {
+	for depth := 1; depth <= max; depth++ {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return 0
+			return false
 		}
 		if sub, ok := m[claims.Subject].(string); !ok || sub == "" {
-			return 0
+			return false
 		}
-		depth++
 		next, ok := m[claims.Actor]
-		if !ok || depth > maxCountedAct {
-			return depth
+		if !ok {
+			return true
 		}
 		v = next
 	}
+	return false
 }
 
 // mayAct reports whether an actor with subject sub, whose token issuer

@@ -644,8 +644,8 @@ func TestTokenExchangeMayAct(t *testing.T) {
 		{"no sub", map[string]any{"iss": issuer}, actor, false},
 		{"not an object", "service:svc-b", actor, false},
 		{"null", nil, actor, false},
-		{"no actor: may_act plays no part", map[string]any{"sub": "service:svc-x"}, "", true},
-		{"no actor, malformed may_act", "whatever", "", true},
+		{"no actor: may_act checks nothing, travels on", map[string]any{"sub": "service:svc-x"}, "", true},
+		{"no actor, malformed may_act travels on", "whatever", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tx(svcB, subject(tc.may), engine.TokenTypeAccessToken, svcC)
@@ -660,8 +660,15 @@ func TestTokenExchangeMayAct(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := w.checkAccessToken(t, res, svcC); got.Has("may_act") {
-				t.Errorf("may_act copied: %v", got["may_act"])
+			// An actor that may_act named has acted: the restriction is
+			// spent. Without an actor it travels on unchanged, so that a
+			// requester cannot shed it by exchanging the token first.
+			got := w.checkAccessToken(t, res, svcC)
+			if tc.actor != "" && got.Has("may_act") {
+				t.Errorf("may_act carried past the actor: %v", got["may_act"])
+			}
+			if tc.actor == "" && !cmp.Equal(got["may_act"], tc.may) {
+				t.Errorf("may_act = %v, want %v carried unchanged", got["may_act"], tc.may)
 			}
 		})
 	}

@@ -58,6 +58,8 @@ type verified struct {
 	kind tokenKind
 	// act is the act claim the minted token carries; nil for none.
 	act any
+	// mayAct is the may_act claim the minted token carries; nil for none.
+	mayAct any
 	// notAfter caps the minted token's exp; zero means no cap.
 	notAfter time.Time
 }
