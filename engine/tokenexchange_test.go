@@ -778,3 +778,25 @@ func TestTokenExchangeConcurrentReplay(t *testing.T) {
 		t.Errorf("%d tokens, refusals %v; want exactly one token and %d invalid_request", len(tokens), codes, n-1)
 	}
 }
+
+// TestDelegationRefusesTokenExchangeParameters: a delegation request
+// carrying RFC 8693 parameters is refused rather than answered as if they
+// had not been sent (an actor_token dropped silently would yield a token
+// its sender believes records the actor).
+func TestDelegationRefusesTokenExchangeParameters(t *testing.T) {
+	w := newXWorld(t, nil)
+	for name, mod := range map[string]func(*engine.Request){
+		"subject_token":        func(r *engine.Request) { r.SubjectToken = r.IDToken },
+		"subject_token_type":   func(r *engine.Request) { r.SubjectTokenType = engine.TokenTypeIDToken },
+		"actor_token":          func(r *engine.Request) { r.ActorToken = w.serviceToken(t, svcA, nil) },
+		"actor_token_type":     func(r *engine.Request) { r.ActorTokenType = engine.TokenTypeIDToken },
+		"requested_token_type": func(r *engine.Request) { r.RequestedTokenType = engine.TokenTypeAccessToken },
+	} {
+		t.Run(name, func(t *testing.T) {
+			req := &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: svcA, IDToken: w.idToken(t, svcA, nil), Target: svcB}
+			mod(req)
+			res, err := w.x.Exchange(context.Background(), req)
+			assertRefused(t, res, err, engine.CodeInvalidRequest, req.IDToken)
+		})
+	}
+}
