@@ -43,10 +43,12 @@ type Config struct {
 	// Profiles gives user claims for refresh-token sources. Required
 	// when RefreshTokens is set.
 	Profiles store.ProfileStore
-	// Replay, when set, makes every source token single-use: a token's
-	// jti is consumed for the client it was issued to (a digest of issuer,
-	// client and jti), so one client can never spend another's tokens.
-	// Tokens without jti are refused. Actor tokens are not consumed.
+	// Replay, when set, makes every source token single-use: its jti is
+	// consumed in the namespace of whoever could have signed it (a digest
+	// of issuer, the requester for an HMAC-signed token or none for an
+	// asymmetric one, and jti), so one client can never spend another's
+	// tokens. Tokens without jti are refused. Actor tokens are not
+	// consumed.
 	Replay store.ReplayCache
 	// Scopes maps scopes to claims. nil means scope.Standard. It may not
 	// name an owned claim.
