@@ -45,8 +45,8 @@ var ErrInvalidClient = errors.New("store: invalid client")
 // client without a secret; a secret shorter than MinSecretSize bytes, or
 // than the hash output for an HS* client; a lifetime that is negative or
 // not whole seconds; secrets with empty, duplicate or non-UTF-8 IDs; empty
-// entries in the lists. All problems are reported at once; each wraps
-// ErrInvalidClient. Errors name a secret by its ID, never by its value.
+// entries in the lists; a DefaultAPIType that APITypes does not enable.
+// All problems are reported at once; each wraps ErrInvalidClient. Errors name a secret by its ID, never by its value.
 func (c *Client) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -93,6 +93,9 @@ func (c *Client) Validate() error {
 		if slices.Contains(l.list, "") {
 			bad("empty %s", l.name)
 		}
+	}
+	if _, ok := c.APITypes[c.DefaultAPIType]; c.DefaultAPIType != "" && !ok {
+		bad("default api type %q is not enabled (not in APITypes)", c.DefaultAPIType)
 	}
 	for name, settings := range c.APITypes {
 		if name == "" {

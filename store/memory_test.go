@@ -117,6 +117,11 @@ func TestMemoryPutClientRefusesInvalid(t *testing.T) {
 		{"secret ID not UTF-8", func(c *store.Client) { c.Secrets = []store.Secret{secret("s\xff", 32)} }},
 		{"empty scope", func(c *store.Client) { c.Scopes = []string{"openid", ""} }},
 		{"api type settings not JSON", func(c *store.Client) { c.APITypes = map[string]json.RawMessage{"firebase": json.RawMessage("{")} }},
+		{"default api type not enabled", func(c *store.Client) {
+			c.APITypes = map[string]json.RawMessage{"firebase": json.RawMessage("{}")}
+			c.DefaultAPIType = "azure_sb"
+		}},
+		{"default api type without any enabled", func(c *store.Client) { c.DefaultAPIType = "firebase" }},
 	}
 	valid := func() store.Client {
 		return store.Client{ID: "app", SigningAlg: "HS256", Secrets: []store.Secret{secret("s", 32)}}

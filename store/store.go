@@ -117,6 +117,11 @@ type Client struct {
 	Scopes []string
 	// APITypes enables add-on minters for this client (api_type → settings).
 	APITypes map[string]json.RawMessage
+	// DefaultAPIType names the add-on that answers a delegation request
+	// for this client that sends no api_type (the seed: "defaults to the
+	// first active addon if any"). It must be a key of APITypes; "" means
+	// the built-in id_token.
+	DefaultAPIType string
 }
 
 // Secret is one secret of a client: a key of its HS* tokens, and what a

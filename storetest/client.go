@@ -247,6 +247,7 @@ func sampleClients() []store.Client {
 				"firebase": json.RawMessage(`{"project":"p-1","lifetime":3600}`),
 				"app":      json.RawMessage(`{}`),
 			},
+			DefaultAPIType: "firebase",
 		},
 		{
 			ID:             "api",
