@@ -78,6 +78,28 @@ type Config struct {
 	// presented or minted token may carry; the outermost act is level 1.
 	// 0 means 5.
 	MaxActDepth int
+	// Policy, when set, runs once per exchange (both dialects) after every
+	// check has passed and before the signing key, one-time use and
+	// minting, on a private copy of the settled Grant (Grant.Claims holds
+	// the user's claims the scope releases). It is where a host puts its
+	// own rules and claims:
+	//
+	//   - to refuse, it returns an *Error with code invalid_request,
+	//     invalid_grant, invalid_scope, invalid_target or
+	//     unauthorized_client, which is answered as it is; any other error
+	//     (or panic) is server_error;
+	//   - to narrow the scope, it removes entries from g.Scope: the claims
+	//     only the removed scopes released are dropped; adding a scope is
+	//     server_error;
+	//   - to add claims, it sets them in g.Claims. An owned claim
+	//     (claims.IsOwned), or one that the mapping assigns to a scope not
+	//     granted, is server_error and nothing is minted; a claim no scope
+	//     maps (a namespaced one such as https://example.com/roles) or one
+	//     a granted scope maps is minted as given. It may also change or
+	//     delete the claims it was given.
+	//
+	// Anything else it changes in g is ignored. nil means no policy.
+	Policy func(ctx context.Context, g *Grant) error
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
 	// OnExchange, when set, receives one Event per Exchange call, after it
@@ -157,5 +179,11 @@ func New(cfg Config) (*Exchanger, error) {
 	}
 	cfg.Minters = maps.Clone(cfg.Minters)
 	cfg.Scopes = cfg.Scopes.Clone()
-	return &Exchanger{cfg: cfg}, nil
+	x := &Exchanger{cfg: cfg, mapped: make(map[string]bool)}
+	for _, names := range cfg.Scopes {
+		for _, n := range names {
+			x.mapped[n] = true
+		}
+	}
+	return x, nil
 }

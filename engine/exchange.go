@@ -20,6 +20,8 @@ import (
 type Exchanger struct {
 	cfg     Config
 	signers signerCache
+	// mapped holds every claim name cfg.Scopes maps to some scope.
+	mapped map[string]bool
 }
 
 // passthrough is Auth0's scope value asking for every scope the source
@@ -207,7 +209,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		Requester: e.requester,
 		Target:    e.target,
 		Scope:     e.granted,
-		Claims:    nil, // built only for a Minter; mintJWT encodes from the source
+		Claims:    nil, // built only for a Policy or Minter; else mintJWT encodes from the source
 		IssuedAt:  e.now.Truncate(time.Second),
 		Settings:  settings,
 		Request:   req,
@@ -216,10 +218,17 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		return nil, d.tokenErr(err)
 	}
 	shape := d.shape(req)
-	var signer *jwsSigner
-	if minter != nil {
+	if minter != nil || x.cfg.Policy != nil {
 		g.Claims = x.cfg.Scopes.Filter(src.claims, e.granted)
-	} else {
+	}
+	if x.cfg.Policy != nil {
+		if err := x.applyPolicy(ctx, g); err != nil {
+			return nil, err
+		}
+		e.granted = g.Scope
+	}
+	var signer *jwsSigner
+	if minter == nil {
 		// Resolved before one-time use: a target without a usable key must
 		// not burn the source token.
 		if signer, err = x.signer(ctx, e.target, shape.typ, g.IssuedAt); err != nil {
@@ -464,10 +473,24 @@ func allows(target *store.Client, requester string) bool {
 }
 
 // minterFor resolves api_type: nil for the built-in id_token minter, else a
-// registered Minter that the target enables.
+// registered Minter that the target enables. An absent api_type means the
+// target's DefaultAPIType, and the id_token when that is empty.
 func (x *Exchanger) minterFor(apiType string, target *store.Client) (Minter, []byte, *Error) {
+	if apiType == "" {
+		if apiType = target.DefaultAPIType; apiType == "" {
+			return nil, nil, nil
+		}
+		// The request asked for nothing in particular: a default the
+		// server cannot honour is its own misconfiguration.
+		m := x.cfg.Minters[apiType]
+		settings, enabled := target.APITypes[apiType]
+		if m == nil || !enabled {
+			return nil, nil, serverError("target's default api_type has no minter", nil)
+		}
+		return m, settings, nil
+	}
 	switch apiType {
-	case "", apiTypeApp, apiTypeAuth0:
+	case apiTypeApp, apiTypeAuth0:
 		return nil, nil, nil
 	}
 	m := x.cfg.Minters[apiType]

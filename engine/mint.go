@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -193,7 +194,14 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, shape *tokenShape, src 
 		}
 	}
 	var namesBuf [32]string
-	payload, merr = appendClaims(payload, src.claims, x.cfg.Scopes.Released(src.claims, scope.Set(g.Scope), namesBuf[:0]))
+	if g.Claims != nil {
+		// A Policy settled the claims.
+		names := slices.AppendSeq(namesBuf[:0], maps.Keys(g.Claims))
+		slices.Sort(names)
+		payload, merr = appendClaims(payload, g.Claims, names)
+	} else {
+		payload, merr = appendClaims(payload, src.claims, x.cfg.Scopes.Released(src.claims, scope.Set(g.Scope), namesBuf[:0]))
+	}
 	if merr != nil {
 		return "", "", serverError("cannot encode claims", merr)
 	}
@@ -209,22 +217,13 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, shape *tokenShape, src 
 // errMinterWidened is the cause when a Minter answers beyond its grant.
 var errMinterWidened = errors.New("engine: minter returned a lifetime beyond its grant")
 
+// errPolicyViolation is the cause when a Policy widens what it was given.
+var errPolicyViolation = errors.New("engine: policy went beyond its grant")
+
 // mintWith runs an add-on minter on a private copy of g, without the
 // caller's credentials, and checks what it returns.
 func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Response, err *Error) {
-	cp := *g
-	cp.Requester = g.Requester.Clone()
-	cp.Target = g.Target.Clone()
-	cp.Scope = append([]string(nil), g.Scope...)
-	cp.Claims = g.Claims.Clone()
-	cp.Settings = append([]byte(nil), g.Settings...)
-	req := *g.Request
-	req.ClientSecret, req.IDToken, req.RefreshToken, req.SubjectToken, req.ActorToken = "", "", "", "", ""
-	req.Audience = append([]string(nil), req.Audience...)
-	req.Resource = append([]string(nil), req.Resource...)
-	req.Extra = maps.Clone(req.Extra)
-	cp.Request = &req
-	out, merr := m.Mint(ctx, &cp)
+	out, merr := m.Mint(ctx, grantCopy(g))
 	switch {
 	case merr != nil:
 		return nil, serverError("minter failed", opaqueCause(merr))
