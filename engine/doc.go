@@ -39,6 +39,9 @@
 //     an id_token is minted; claims filtered by the granted scope;
 //  7. lifetime: the target's or the default; in token exchange never past
 //     the subject's exp, so chains and renewals run down;
+//  7a. Config.Policy, when set: the host's own rules on a copy of the
+//     settled Grant — refuse, narrow the scope, add claims (never owned
+//     ones, never ones a scope not granted releases);
 //  8. the target's signing key, so that a target unable to sign fails
 //     before anything is consumed;
 //  9. one-time use of the subject token, when Replay is set, keyed by a
