@@ -33,20 +33,21 @@
 //     profile. In token exchange also the actor token, the act chain
 //     (at most MaxActDepth deep) and may_act;
 //  4. target: known, enabled, listing the requester in AllowedSources;
-//  5. api_type (delegation): built-in or a Minter the target enables;
+//  5. api_type (delegation): built-in or a Minter the target enables (an
+//     absent api_type means the target's DefaultAPIType);
 //  6. scope: known and allowed by the target, within the source's bound (a
 //     refresh grant's scope, an access token's scope claim), openid when
 //     an id_token is minted; claims filtered by the granted scope;
 //  7. lifetime: the target's or the default; in token exchange never past
 //     the subject's exp, so chains and renewals run down;
-//  7a. Config.Policy, when set: the host's own rules on a copy of the
+//  8. Config.Policy, when set: the host's own rules on a copy of the
 //     settled Grant — refuse, narrow the scope, add claims (never owned
 //     ones, never ones a scope not granted releases);
-//  8. the target's signing key, so that a target unable to sign fails
+//  9. the target's signing key, so that a target unable to sign fails
 //     before anything is consumed;
-//  9. one-time use of the subject token, when Replay is set, keyed by a
-//     digest of issuer, requester and jti;
-//  10. mint: signed with the target's algorithm and current key, header
+//  10. one-time use of the subject token, when Replay is set, keyed by a
+//     digest of issuer, signer and jti;
+//  11. mint: signed with the target's algorithm and current key, header
 //     typ (JWT or at+jwt), kid and the "deputy" mark.
 //
 // Any refusal stops the pipeline with an *Error and no Response. A refused
