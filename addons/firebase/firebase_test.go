@@ -517,6 +517,14 @@ func TestExchange(t *testing.T) {
 		Lifetime:       1800 * time.Second,
 		APITypes:       map[string]json.RawMessage{"firebase": settingsOf(fields(key))},
 	})
+	bad := fields(key)
+	delete(bad, "client_email")
+	put(store.Client{
+		ID: "fbbad", SigningAlg: "HS256",
+		Secrets:        []store.Secret{{ID: "fbbad-1", Value: fbSecret}},
+		AllowedSources: []string{"app"},
+		APITypes:       map[string]json.RawMessage{"firebase": settingsOf(bad)},
+	})
 	put(store.Client{
 		ID: "plain", SigningAlg: "HS256",
 		Secrets:        []store.Secret{{ID: "plain-1", Value: fbSecret}},
@@ -564,12 +572,32 @@ func TestExchange(t *testing.T) {
 		t.Errorf("claims mismatch (-want +got):\n%s", diff)
 	}
 
+	// Settings that never went through Validate, and a subject Firebase
+	// would refuse: server_error, and no token.
+	res, err = exchange("fbbad", "firebase")
+	var oe *engine.Error
+	if !errors.As(err, &oe) || oe.Code != engine.CodeServerError || res != nil {
+		t.Errorf("bad settings: %v, %v; want server_error", res, err)
+	} else {
+		noSecrets(t, err.Error(), settingsOf(bad))
+	}
+	longSub := signHS256(t, appSecret, "app-1", map[string]any{
+		"iss": "https://id.example.com/", "sub": strings.Repeat("u", 129), "aud": "app",
+		"exp": issuedAt.Add(time.Hour).Unix(), "iat": issuedAt.Unix(),
+	})
+	res, err = x.Exchange(context.Background(), &engine.Request{
+		GrantType: engine.GrantTypeJWTBearer, ClientID: "app", IDToken: longSub,
+		Target: "fb", Scope: "openid", APIType: "firebase",
+	})
+	if !errors.As(err, &oe) || oe.Code != engine.CodeServerError || res != nil {
+		t.Errorf("129-byte subject: %v, %v; want server_error", res, err)
+	}
+
 	for _, tc := range []struct{ target, apiType string }{
 		{"fb", "azure_sb"},    // no such minter
 		{"plain", "firebase"}, // minter, but the target does not enable it
 	} {
 		res, err := exchange(tc.target, tc.apiType)
-		var oe *engine.Error
 		if !errors.As(err, &oe) || oe.Code != engine.CodeInvalidRequest || res != nil {
 			t.Errorf("%s with api_type %s: %v, %v; want invalid_request", tc.target, tc.apiType, res, err)
 		}
