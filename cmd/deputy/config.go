@@ -52,17 +52,21 @@ type fileConfig struct {
 
 // clientConfig is one client in the config file; see store.Client.
 type clientConfig struct {
-	ID             string                     `json:"id"`
-	Name           string                     `json:"name,omitempty"`
-	Disabled       bool                       `json:"disabled,omitempty"`
-	Confidential   bool                       `json:"confidential,omitempty"`
-	SigningAlg     string                     `json:"signing_alg"`
-	AllowedSources []string                   `json:"allowed_sources,omitempty"`
-	Grants         []string                   `json:"grants,omitempty"`
-	Lifetime       string                     `json:"lifetime,omitempty"`
-	Scopes         []string                   `json:"scopes,omitempty"`
-	Secrets        secretList                 `json:"secrets,omitempty"`
-	APITypes       map[string]json.RawMessage `json:"api_types,omitempty"`
+	ID             string     `json:"id"`
+	Name           string     `json:"name,omitempty"`
+	Disabled       bool       `json:"disabled,omitempty"`
+	Confidential   bool       `json:"confidential,omitempty"`
+	SigningAlg     string     `json:"signing_alg"`
+	AllowedSources []string   `json:"allowed_sources,omitempty"`
+	Grants         []string   `json:"grants,omitempty"`
+	Lifetime       string     `json:"lifetime,omitempty"`
+	Scopes         []string   `json:"scopes,omitempty"`
+	Secrets        secretList `json:"secrets,omitempty"`
+	// APITypes enables add-ons (api_type → settings); see addons.go.
+	APITypes map[string]json.RawMessage `json:"api_types,omitempty"`
+	// DefaultAPIType names the enabled add-on that answers a delegation
+	// without api_type; empty means the id_token.
+	DefaultAPIType string `json:"default_api_type,omitempty"`
 }
 
 // secretConfig is one client secret. Value is "base64url:…", "text:…",
@@ -372,7 +376,7 @@ func buildClient(cc *clientConfig, p, baseDir string, ids map[string]int, keyAlg
 	c := &store.Client{
 		ID: cc.ID, Name: cc.Name, Disabled: cc.Disabled, Confidential: cc.Confidential,
 		SigningAlg: cc.SigningAlg, AllowedSources: cc.AllowedSources, Grants: cc.Grants,
-		Scopes: cc.Scopes, APITypes: cc.APITypes,
+		Scopes: cc.Scopes, DefaultAPIType: cc.DefaultAPIType,
 	}
 	if cc.ID == "" {
 		fail("id", "required")
@@ -411,6 +415,7 @@ func buildClient(cc *clientConfig, p, baseDir string, ids map[string]int, keyAlg
 			fail(fmt.Sprintf("scopes[%d]", j), "%q is not a known scope", s)
 		}
 	}
+	c.APITypes = buildAPITypes(cc, baseDir, fail)
 	var err error
 	if c.Lifetime, err = parseSeconds(cc.Lifetime, false); err != nil {
 		fail("lifetime", "%v", err)

@@ -4,9 +4,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
@@ -21,11 +23,14 @@ import (
 // The demo world: two source apps and two target APIs, one of each per
 // algorithm family. Keys and secrets are fresh on every start.
 const (
-	demoApp     = "demo-app"    // HS256 source app; also its own target (auth0-js renewals)
-	demoAPI     = "demo-api"    // HS256 target API
-	demoRSApp   = "demo-rs-app" // RS256 source app
-	demoEdAPI   = "demo-ed-api" // EdDSA target API
+	demoApp     = "demo-app"      // HS256 source app; also its own target (auth0-js renewals)
+	demoAPI     = "demo-api"      // HS256 target API
+	demoRSApp   = "demo-rs-app"   // RS256 source app
+	demoEdAPI   = "demo-ed-api"   // EdDSA target API
+	demoFB      = "demo-firebase" // Firebase project: the firebase add-on, its default
 	demoSubject = "auth0|demo-user"
+	// demoFBEmail is the demo's Firebase service account.
+	demoFBEmail = "deputy-demo@deputy-demo.iam.gserviceaccount.com"
 )
 
 // defaultDemoIssuer is the issuer demo-config writes: the URL serve
@@ -49,6 +54,10 @@ func demoConfig(issuer string) (*fileConfig, error) {
 		{Key: rsaKey, KeyID: "demo-rs-" + suffix, Algorithm: "RS256", Use: "sig"},
 		{Key: edKey, KeyID: "demo-ed-" + suffix, Algorithm: "EdDSA", Use: "sig"},
 	}})
+	if err != nil {
+		return nil, err
+	}
+	fbSettings, err := demoFirebaseSettings()
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +85,33 @@ func demoConfig(issuer string) (*fileConfig, error) {
 				AllowedSources: []string{demoRSApp}},
 			{ID: demoEdAPI, Name: "Demo API (EdDSA target)", SigningAlg: "EdDSA",
 				AllowedSources: []string{demoApp, demoRSApp, demoAPI}},
+			// A Firebase project: api_type firebase (and no api_type, its
+			// default) answers a Firebase custom token; api_type app an
+			// RS256 id_token.
+			{ID: demoFB, Name: "Demo Firebase project (firebase add-on)", SigningAlg: "RS256",
+				AllowedSources: []string{demoApp},
+				APITypes:       map[string]json.RawMessage{"firebase": fbSettings}, DefaultAPIType: "firebase"},
 		},
 	}, nil
+}
+
+// demoFirebaseSettings returns the firebase add-on settings of a fresh
+// service account: a new RSA-2048 key (PKCS#8 PEM, as in a Google key
+// file), a random key ID, and demoFBEmail.
+func demoFirebaseSettings() (json.RawMessage, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		PrivateKeyID string `json:"private_key_id"`
+		PrivateKey   string `json:"private_key"`
+		ClientEmail  string `json:"client_email"`
+	}{randomHex(20), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), demoFBEmail})
 }
 
 func randomHex(n int) string {
@@ -144,11 +178,12 @@ func printDemo(w io.Writer, baseURL string, fc *fileConfig, idToken, caFile stri
 		Target: demoAPI, Scope: "openid profile email", APIType: "app",
 	})
 	fmt.Fprintf(w, "deputy: demo mode: in-memory clients with fresh keys and secrets, gone at exit\n")
-	fmt.Fprintf(w, "deputy:   issuer       %s\n", fc.Issuer)
-	fmt.Fprintf(w, "deputy:   %-12s HS256 source app (may also target itself, as auth0-js renewals do)\n", demoApp)
-	fmt.Fprintf(w, "deputy:   %-12s HS256 target API; verify its tokens with secret (base64url) %s (kid %s)\n", demoAPI, apiSecret, apiKid)
-	fmt.Fprintf(w, "deputy:   %-12s RS256 source app\n", demoRSApp)
-	fmt.Fprintf(w, "deputy:   %-12s EdDSA target API; verify its tokens with the keys at %s%s\n", demoEdAPI, baseURL, pathJWKS)
+	fmt.Fprintf(w, "deputy:   issuer        %s\n", fc.Issuer)
+	fmt.Fprintf(w, "deputy:   %-13s HS256 source app (may also target itself, as auth0-js renewals do)\n", demoApp)
+	fmt.Fprintf(w, "deputy:   %-13s HS256 target API; verify its tokens with secret (base64url) %s (kid %s)\n", demoAPI, apiSecret, apiKid)
+	fmt.Fprintf(w, "deputy:   %-13s RS256 source app\n", demoRSApp)
+	fmt.Fprintf(w, "deputy:   %-13s EdDSA target API; verify its tokens with the keys at %s%s\n", demoEdAPI, baseURL, pathJWKS)
+	fmt.Fprintf(w, "deputy:   %-13s Firebase project (add-on firebase, its default api_type); service account %s, key generated at start\n", demoFB, demoFBEmail)
 	if caFile != "" {
 		fmt.Fprintf(w, "deputy: TLS with a throwaway CA; its certificate is in %s (removed at exit)\n", caFile)
 	}
@@ -163,6 +198,13 @@ func printDemo(w io.Writer, baseURL string, fc *fileConfig, idToken, caFile stri
 	fmt.Fprintf(w, "deputy: or exchange the same id_token for an access token for %s (RFC 8693 token exchange):\n", demoAPI)
 	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/x-www-form-urlencoded' --data %s\n",
 		cacert, shellQuote(baseURL+pathToken), shellQuote(demoExchangeForm(idToken)))
+	fbBody, _ := json.Marshal(delegationBody{
+		ClientID: demoApp, GrantType: engine.GrantTypeJWTBearer, IDToken: idToken,
+		Target: demoFB, Scope: "openid profile email", APIType: "firebase",
+	})
+	fmt.Fprintf(w, "deputy: or get a Firebase custom token for the same user (Auth0's firebase add-on), for signInWithCustomToken:\n")
+	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/json' --data %s\n",
+		cacert, shellQuote(baseURL+pathDelegation), shellQuote(string(fbBody)))
 	fmt.Fprintf(w, "deputy: metadata (RFC 8414): %s%s\n", baseURL, pathASMetadata)
 }
 

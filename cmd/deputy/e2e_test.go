@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
@@ -11,19 +12,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // curlRE picks the URL and the JSON body out of the printed delegation
-// curl command, exchangeRE the URL and the form body out of the token
-// exchange one.
+// curl commands (the id_token one, then the Firebase one), exchangeRE the
+// URL and the form body out of the token exchange one.
 var (
 	curlRE     = regexp.MustCompile(`^curl --request POST --url '([^']+)' --header 'content-type: application/json' --data '([^']+)'$`)
 	exchangeRE = regexp.MustCompile(`^curl --request POST --url '([^']+)' --header 'content-type: application/x-www-form-urlencoded' --data '([^']+)'$`)
 )
 
 // TestBinaryEndToEnd builds the real binary, runs "serve --demo" on an
-// ephemeral port, replays the two curl commands it prints (delegation and
-// token exchange), and stops it with SIGTERM.
+// ephemeral port, replays the three curl commands it prints (delegation,
+// token exchange, and delegation for a Firebase custom token), and stops it
+// with SIGTERM.
 func TestBinaryEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -55,7 +59,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 
 	// Read stderr until the curl and listening lines; keep draining it
 	// afterwards so that the server never blocks on a full pipe.
-	type found struct{ url, body, xurl, xbody, base string }
+	type found struct{ url, body, xurl, xbody, furl, fbody, base string }
 	lines := make(chan found, 1)
 	var log strings.Builder
 	logDone := make(chan struct{})
@@ -69,7 +73,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 			line := sc.Text()
 			log.WriteString(line + "\n")
 			if m := curlRE.FindStringSubmatch(line); m != nil {
-				f.url, f.body = m[1], m[2]
+				if strings.Contains(m[2], `"api_type":"firebase"`) {
+					f.furl, f.fbody = m[1], m[2]
+				} else {
+					f.url, f.body = m[1], m[2]
+				}
 			}
 			if m := exchangeRE.FindStringSubmatch(line); m != nil {
 				f.xurl, f.xbody = m[1], m[2]
@@ -77,7 +85,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 			if m := listeningRE.FindStringSubmatch(line); m != nil {
 				f.base = m[1]
 			}
-			if !sent && f.url != "" && f.xurl != "" && f.base != "" {
+			if !sent && f.url != "" && f.xurl != "" && f.furl != "" && f.base != "" {
 				lines <- f
 				sent = true
 			}
@@ -120,6 +128,30 @@ func TestBinaryEndToEnd(t *testing.T) {
 	b, _ = io.ReadAll(res.Body)
 	res.Body.Close()
 	checkExchanged(t, reply{status: res.StatusCode, header: res.Header, body: b}, "openid email profile")
+
+	if f.furl != f.url || !strings.Contains(f.fbody, `"target":"`+demoFB+`"`) {
+		t.Errorf("Firebase curl: URL %s, body %s", f.furl, f.fbody)
+	}
+	res, err = http.Post(f.furl, "application/json", strings.NewReader(f.fbody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	// The key is the binary's own: check the answer's shape and the
+	// token's claims; addons_test.go verifies the signature.
+	tok := checkFirebaseAnswer(t, reply{status: res.StatusCode, header: res.Header, body: b}, 3600)
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
+		t.Fatal(err)
+	}
+	if claims["uid"] != demoSubject || claims["iss"] != demoFBEmail || claims["aud"] != firebaseAudience {
+		t.Errorf("Firebase custom token claims %v", claims)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

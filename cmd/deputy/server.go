@@ -74,6 +74,7 @@ func newServer(cfg serverConfig) (*server, error) {
 		Issuer:     cfg.Issuer,
 		Clients:    cfg.Store,
 		Keys:       cfg.Store,
+		Minters:    addonMinters(),
 		Lifetime:   cfg.Lifetime,
 		ClockSkew:  cfg.ClockSkew,
 		Now:        cfg.Now,
