@@ -96,11 +96,13 @@ func buildAPITypes(cc *clientConfig, baseDir string, fail func(field, format str
 
 // settingsProblem is how a validation error of add-on name is reported:
 // without the add-on's own "name: " prefix (the path names it already),
-// and withheld whole should it ever quote one of the settings' strings.
+// and withheld whole should it ever quote one of the settings' strings
+// long enough to be a key (shorter ones are names and words that a message
+// may well contain).
 func settingsProblem(name, msg string, values []string) string {
 	msg = strings.TrimPrefix(msg, name+": ")
 	for _, v := range values {
-		if len(v) >= 8 && strings.Contains(msg, v) {
+		if len(v) >= 16 && strings.Contains(msg, v) {
 			return "invalid settings (the add-on's message quoted a setting, so it is withheld)"
 		}
 	}
