@@ -52,6 +52,11 @@ func (x *Exchanger) applyPolicy(ctx context.Context, g *Grant) *Error {
 			return serverError("policy added a claim the scope does not release", errPolicyViolation)
 		}
 	}
+	// Encoded once here, so that a value JSON cannot carry fails before
+	// the source token is consumed rather than after.
+	if _, err := appendJSONValue(nil, map[string]any(out)); err != nil {
+		return serverError("policy added a claim that cannot be encoded", err)
+	}
 	g.Scope, g.Claims = narrowed, out
 	return nil
 }

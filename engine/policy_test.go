@@ -81,6 +81,11 @@ func TestPolicy(t *testing.T) {
 				g.Scope = []string{"bad scope"}
 				return nil
 			}},
+		{name: "add a claim JSON cannot carry", scope: "openid", code: engine.CodeServerError,
+			policy: func(_ context.Context, g *engine.Grant) error {
+				g.Claims["https://example.com/ch"] = make(chan int)
+				return nil
+			}},
 		{name: "add an owned claim", scope: "openid", code: engine.CodeServerError,
 			policy: func(_ context.Context, g *engine.Grant) error {
 				g.Claims["aud"] = "someone-else"
