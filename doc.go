@@ -28,8 +28,11 @@
 //   - store: the storage interfaces the engine reads (clients, refresh
 //     grants, profiles, replay cache, keys) and an in-memory implementation.
 //   - storetest: the conformance suite every store implementation runs.
-//   - engine: Exchanger, which verifies, decides and mints.
-//   - cmd/deputy: a reference HTTP host and CLI.
+//   - engine: Exchanger, which verifies, decides and mints; Config.Policy
+//     lets the host add its own rules and claims.
+//   - addons (a module of its own): the firebase and azure add-on minters
+//     for Auth0's api_type values.
+//   - cmd/deputy (a module of its own): a reference HTTP host and CLI.
 //
 // The core has no HTTP. Embedding it takes a store, a config and a handler
 // of your own:
