@@ -179,10 +179,10 @@ func New(cfg Config) (*Exchanger, error) {
 	}
 	cfg.Minters = maps.Clone(cfg.Minters)
 	cfg.Scopes = cfg.Scopes.Clone()
-	x := &Exchanger{cfg: cfg, mapped: make(map[string]bool)}
+	x := &Exchanger{cfg: cfg, mappedFold: make(map[string]bool)}
 	for _, names := range cfg.Scopes {
 		for _, n := range names {
-			x.mapped[n] = true
+			x.mappedFold[foldName(n)] = true
 		}
 	}
 	return x, nil

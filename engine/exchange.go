@@ -20,8 +20,9 @@ import (
 type Exchanger struct {
 	cfg     Config
 	signers signerCache
-	// mapped holds every claim name cfg.Scopes maps to some scope.
-	mapped map[string]bool
+	// mappedFold holds every claim name cfg.Scopes maps to some scope,
+	// case-folded (foldName).
+	mappedFold map[string]bool
 }
 
 // passthrough is Auth0's scope value asking for every scope the source
@@ -222,7 +223,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		g.Claims = x.cfg.Scopes.Filter(src.claims, e.granted)
 	}
 	if x.cfg.Policy != nil {
-		if err := x.applyPolicy(ctx, g); err != nil {
+		if err := x.applyPolicy(ctx, g, d.scopes.openid(req)); err != nil {
 			return nil, err
 		}
 		e.granted = g.Scope
@@ -442,6 +443,10 @@ func (x *Exchanger) refreshSource(ctx context.Context, hash [32]byte, requester 
 		return nil, grantErr("user not found", err)
 	case err != nil:
 		return nil, serverError("profile store failed", err)
+	case !jsonDepthOK(map[string]any(profile), 0):
+		// A profile built in Go may hold a cycle; copying or encoding it
+		// would never end.
+		return nil, serverError("profile store returned a value nested too deep", nil)
 	}
 	return &verified{claims: profile, subject: g.Subject, bounded: true, bound: bound, notAfter: g.ExpiresAt}, nil
 }
@@ -477,7 +482,8 @@ func allows(target *store.Client, requester string) bool {
 // target's DefaultAPIType, and the id_token when that is empty.
 func (x *Exchanger) minterFor(apiType string, target *store.Client) (Minter, []byte, *Error) {
 	if apiType == "" {
-		if apiType = target.DefaultAPIType; apiType == "" {
+		switch apiType = target.DefaultAPIType; apiType {
+		case "", apiTypeApp, apiTypeAuth0:
 			return nil, nil, nil
 		}
 		// The request asked for nothing in particular: a default the

@@ -201,3 +201,28 @@ func appendClaims(b []byte, c claims.Set, names []string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// jsonDepthOK reports whether v nests no deeper than maxJSONDepth, which
+// also rules out a cycle. It allocates nothing.
+func jsonDepthOK(v any, depth int) bool {
+	if depth > maxJSONDepth {
+		return false
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			if !jsonDepthOK(e, depth+1) {
+				return false
+			}
+		}
+	case claims.Set:
+		return jsonDepthOK(map[string]any(t), depth)
+	case []any:
+		for _, e := range t {
+			if !jsonDepthOK(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}

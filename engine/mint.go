@@ -226,7 +226,7 @@ func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Resp
 	out, merr := m.Mint(ctx, grantCopy(g))
 	switch {
 	case merr != nil:
-		return nil, serverError("minter failed", opaqueCause(merr))
+		return nil, serverError("minter failed", opaqueCause("minter", merr))
 	case out == nil:
 		return nil, serverError("minter returned nothing", nil)
 	case out.ExpiresIn > int64(g.Lifetime/time.Second) || out.ExpiresIn < 0:
@@ -235,13 +235,14 @@ func (x *Exchanger) mintWith(ctx context.Context, m Minter, g *Grant) (res *Resp
 	return out, nil
 }
 
-// opaqueCause hides an *Error returned by a Minter behind its text, so
-// that errors.Is(err, ErrInvalidClient) cannot hold for what is a
-// server_error: a code is matched only at the top of the chain.
-func opaqueCause(err error) error {
+// opaqueCause hides an *Error that code outside the engine (a Minter, a
+// Policy) put in a cause chain behind its text, so that
+// errors.Is(err, ErrInvalidClient) cannot hold for an answer with another
+// code: a code is matched only at the top of the chain.
+func opaqueCause(who string, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
-		return errors.New("minter: " + err.Error())
+		return errors.New(who + ": " + err.Error())
 	}
 	return err
 }

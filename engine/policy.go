@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"maps"
+	"strings"
 
 	"github.com/deputyauth/deputy/claims"
 	"github.com/deputyauth/deputy/scope"
@@ -20,17 +21,22 @@ var policyCodes = map[string]bool{
 // only what a policy may change: a narrower scope, and claims — the
 // source's claims while the narrowed scope still releases them, plus any it
 // added that is neither owned nor released by a scope not granted.
-func (x *Exchanger) applyPolicy(ctx context.Context, g *Grant) *Error {
+func (x *Exchanger) applyPolicy(ctx context.Context, g *Grant, needOpenID bool) *Error {
 	cp := grantCopy(g)
 	if err := x.cfg.Policy(ctx, cp); err != nil {
-		if pe, ok := err.(*Error); ok && policyCodes[pe.Code] {
-			return newError(pe.Code, pe.Description, pe.Err)
+		if pe, ok := err.(*Error); ok && pe != nil && policyCodes[pe.Code] {
+			return newError(pe.Code, pe.Description, opaqueCause("policy", pe.Err))
 		}
-		return serverError("policy failed", opaqueCause(err))
+		return serverError("policy failed", opaqueCause("policy", err))
 	}
 	narrowed, err := scope.New(cp.Scope...)
-	if err != nil || !narrowed.SubsetOf(g.Scope) {
+	switch {
+	case err != nil || !narrowed.SubsetOf(g.Scope):
 		return serverError("policy widened the scope", errPolicyViolation)
+	case len(narrowed) == 0 || needOpenID && !narrowed.Has(scope.OpenID):
+		// The dialect's own rules still hold: an id_token needs openid,
+		// and a token needs some scope.
+		return serverError("policy removed a scope the token needs", errPolicyViolation)
 	}
 	releasable := make(map[string]bool)
 	for _, t := range narrowed {
@@ -44,12 +50,17 @@ func (x *Exchanger) applyPolicy(ctx context.Context, g *Grant) *Error {
 		switch {
 		case claims.IsOwned(n):
 			return serverError("policy added an owned claim", errPolicyViolation)
-		case releasable[n] || !fromSource && !x.mapped[n]:
+		case releasable[n]:
 			out[n] = v
 		case fromSource:
 			// Released by a scope the policy took away.
-		default:
+		case x.mappedFold[foldName(n)]:
+			// A scope not granted maps this name, in this or another
+			// letter case (a relying party decoding into a Go struct
+			// matches names case-insensitively).
 			return serverError("policy added a claim the scope does not release", errPolicyViolation)
+		default:
+			out[n] = v // a claim no scope maps: the host's own
 		}
 	}
 	// Encoded once here, so that a value JSON cannot carry fails before
@@ -79,3 +90,7 @@ func grantCopy(g *Grant) *Grant {
 	cp.Request = &req
 	return &cp
 }
+
+// foldName is the key under which names that Unicode case folding makes
+// equal meet: "EMAIL", "Email" and "email" alike.
+func foldName(n string) string { return strings.ToLower(strings.ToUpper(n)) }

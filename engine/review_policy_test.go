@@ -374,7 +374,9 @@ func TestReviewPolicyErrorShapes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var events []engine.Event
 			w, used := policyWorldCounting(t, func(context.Context, *engine.Grant) error { return tc.err() },
-				func(c *engine.Config) { c.OnExchange = func(_ context.Context, e engine.Event) { events = append(events, e) } })
+				func(c *engine.Config) {
+					c.OnExchange = func(_ context.Context, e engine.Event) { events = append(events, e) }
+				})
 			for dialect, req := range bothDialects(t, w, "openid") {
 				res, err := w.x.Exchange(context.Background(), req)
 				assertRefused(t, res, err, tc.code)
