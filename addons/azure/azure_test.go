@@ -21,19 +21,32 @@ import (
 const secretMark = "TOPSECRET"
 
 func sb(extra string) string {
-	s := `{"namespace":"contoso-bus","sasKeyName":"send","sasKey":"` + sbKey + `","entityPath":"orders"`
-	if extra != "" {
-		s += "," + extra
-	}
-	return s + "}"
+	return merged(`"namespace":"contoso-bus","sasKeyName":"send","sasKey":"`+sbKey+`","entityPath":"orders"`, extra)
 }
 
 func blob(extra string) string {
-	s := `{"accountName":"deputytest","storageAccessKey":"` + blobKey + `","containerName":"reports"`
-	if extra != "" {
-		s += "," + extra
+	return merged(`"accountName":"deputytest","storageAccessKey":"`+blobKey+`","containerName":"reports"`, extra)
+}
+
+// merged returns the object of the base members with extra's members set
+// over them (settings may not repeat a member). Values stay as written;
+// extra that is not valid members is appended as it is.
+func merged(base, extra string) string {
+	if extra == "" {
+		return "{" + base + "}"
 	}
-	return s + "}"
+	var m, x map[string]json.RawMessage
+	if json.Unmarshal([]byte("{"+base+"}"), &m) != nil || json.Unmarshal([]byte("{"+extra+"}"), &x) != nil {
+		return "{" + base + "," + extra + "}"
+	}
+	for k, v := range x {
+		m[k] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // without returns settings with the member name removed.
@@ -68,6 +81,8 @@ func TestRefusals(t *testing.T) {
 		{"sb not an object", sbM, `["` + secretMark + `"]`, ""},
 		{"sb empty", sbM, ``, ""},
 		{"sb null", sbM, `null`, ""},
+		{"sb repeated member", sbM, `{"sasKey":"` + secretMark + `",` + sb("")[1:], ""},
+		{"blob repeated member", blobM, `{"accountName":"` + secretMark + `",` + blob("")[1:], ""},
 		{"sb no namespace", sbM, without(t, sb(""), "namespace"), "namespace"},
 		{"sb empty namespace", sbM, sb(`"namespace":""`), "namespace"},
 		{"sb short namespace", sbM, sb(`"namespace":"abcde"`), "namespace"},

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // defaultExpiration is Auth0's default for both add-ons: 5 minutes.
@@ -41,14 +43,16 @@ func decodeObject(prefix string, settings json.RawMessage) (object, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, errors.New(prefix + ": settings are not a JSON object")
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(settings, &m); err != nil {
-		return nil, errors.New(prefix + ": settings are not a valid JSON object")
+	// go-jose's decoder refuses a repeated member, which encoding/json
+	// would let the last one win: a setting means one thing.
+	var m map[string]josejson.RawMessage
+	if err := josejson.Unmarshal(settings, &m); err != nil {
+		return nil, errors.New(prefix + ": settings are not a valid JSON object, or repeat a member")
 	}
 	o := make(object, len(m))
 	for k, v := range m {
 		if string(v) != "null" {
-			o[k] = v
+			o[k] = json.RawMessage(v)
 		}
 	}
 	return o, nil

@@ -133,19 +133,23 @@ func TestReviewHostileSettings(t *testing.T) {
 		return settingsOf(f)
 	}
 	for name, s := range map[string]json.RawMessage{
-		"nil":                       nil,
-		"empty":                     json.RawMessage(``),
-		"null":                      json.RawMessage(`null`),
-		"array":                     json.RawMessage(`["` + mark + `"]`),
-		"string":                    json.RawMessage(`"` + mark + `"`),
-		"truncated":                 json.RawMessage(`{"private_key":"` + mark),
-		"trailing data":             append(base(func(map[string]any) {}), []byte(` {"x":"`+mark+`"}`)...),
-		"key is a number":           base(func(f map[string]any) { f["private_key"] = 12345 }),
-		"key is an object":          base(func(f map[string]any) { f["private_key"] = map[string]any{"pem": pemText} }),
-		"key null":                  base(func(f map[string]any) { f["private_key"] = nil }),
-		"key garbage":               base(func(f map[string]any) { f["private_key"] = "-----BEGIN PRIVATE KEY-----\n" + mark + "\n-----END PRIVATE KEY-----\n" }),
-		"two keys":                  base(func(f map[string]any) { f["private_key"] = pemText + pemText }),
-		"encrypted header":          base(func(f map[string]any) { f["private_key"] = strings.Replace(pemText, "-----\n", "-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: "+mark+"\n\n", 1) }),
+		"nil":              nil,
+		"empty":            json.RawMessage(``),
+		"null":             json.RawMessage(`null`),
+		"array":            json.RawMessage(`["` + mark + `"]`),
+		"string":           json.RawMessage(`"` + mark + `"`),
+		"truncated":        json.RawMessage(`{"private_key":"` + mark),
+		"trailing data":    append(base(func(map[string]any) {}), []byte(` {"x":"`+mark+`"}`)...),
+		"key is a number":  base(func(f map[string]any) { f["private_key"] = 12345 }),
+		"key is an object": base(func(f map[string]any) { f["private_key"] = map[string]any{"pem": pemText} }),
+		"key null":         base(func(f map[string]any) { f["private_key"] = nil }),
+		"key garbage": base(func(f map[string]any) {
+			f["private_key"] = "-----BEGIN PRIVATE KEY-----\n" + mark + "\n-----END PRIVATE KEY-----\n"
+		}),
+		"two keys": base(func(f map[string]any) { f["private_key"] = pemText + pemText }),
+		"encrypted header": base(func(f map[string]any) {
+			f["private_key"] = strings.Replace(pemText, "-----\n", "-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: "+mark+"\n\n", 1)
+		}),
 		"public key":                base(func(f map[string]any) { f["private_key"] = strings.ReplaceAll(pemText, "PRIVATE", "PUBLIC") }),
 		"1024-bit key":              base(func(f map[string]any) { f["private_key"] = pkcs1PEM(genRSA(1024)) }),
 		"email without @":           base(func(f map[string]any) { f["client_email"] = mark }),
