@@ -55,6 +55,16 @@ type Request struct {
 // values ParseRequest accepts, in bytes.
 const MaxRequestSize = 64 << 10
 
+// Shape limits of a request, checked by ParseJSON before anything is
+// decoded and by ParseRequest: a token request has a dozen parameters and
+// names one target, so a body of thousands costs work and means nothing.
+const (
+	// MaxParameters caps the parameters (JSON members) of a request.
+	MaxParameters = 64
+	// MaxListValues caps the values of audience and of resource.
+	MaxListValues = 16
+)
+
 // field binds a wire parameter name to its Request field.
 type field struct {
 	name string
@@ -91,10 +101,15 @@ var fieldByName = func() map[string]*field {
 
 // ParseRequest builds a Request from form or query values. A parameter sent
 // more than once is invalid_request (RFC 6749 §3.1), except audience and
-// resource, which RFC 8693 lets repeat. A parameter sent empty counts as not
-// sent. Unknown parameters are kept in Extra. Errors are *Error.
+// resource, which RFC 8693 lets repeat (up to MaxListValues times). More
+// than MaxParameters parameters are invalid_request. A parameter sent empty
+// counts as not sent. Unknown parameters are kept in Extra. Errors are
+// *Error.
 func ParseRequest(form url.Values) (*Request, error) {
 	r := &Request{}
+	if len(form) > MaxParameters {
+		return nil, invalidRequest("request has too many parameters", nil)
+	}
 	size := 0
 	for name, vals := range form {
 		for _, v := range vals {
@@ -118,6 +133,9 @@ func ParseRequest(form url.Values) (*Request, error) {
 				r.Extra[name] = vals[0]
 			}
 		case f.list != nil:
+			if len(vals) > MaxListValues {
+				return nil, invalidRequest("parameter "+strconv.Quote(name)+" has too many values", nil)
+			}
 			for _, v := range vals {
 				if v != "" {
 					*f.list(r) = append(*f.list(r), v)
@@ -136,8 +154,10 @@ func ParseRequest(form url.Values) (*Request, error) {
 // an array of strings. Anything else is invalid_request, and is refused by
 // a single pass over the bytes before anything is decoded, so that a deeply
 // nested body costs no more than a flat one of its size: a nested object or
-// array, a number or a boolean, under any key, known or not. Duplicate keys
-// are invalid_request too. null counts as not sent. Unknown string
+// array, a number or a boolean, under any key, known or not; more than
+// MaxParameters members, or more than MaxListValues values in an array, so
+// that a wide body costs no more than a narrow one. Duplicate keys are
+// invalid_request too. null counts as not sent. Unknown string
 // parameters are kept in Extra. Keys are matched exactly (case-sensitive).
 func ParseJSON(body []byte) (*Request, error) {
 	if len(body) > MaxRequestSize {
@@ -243,9 +263,9 @@ func flatObject(b []byte) bool {
 	if next('}') {
 		return i == len(b)
 	}
-	for {
+	for members := 1; ; members++ {
 		ws()
-		if !str() || !next(':') {
+		if members > MaxParameters || !str() || !next(':') {
 			return false
 		}
 		ws()
@@ -265,9 +285,9 @@ func flatObject(b []byte) bool {
 		case '[':
 			i++
 			if !next(']') {
-				for {
+				for n := 1; ; n++ {
 					ws()
-					if !str() {
+					if n > MaxListValues || !str() {
 						return false
 					}
 					if next(']') {

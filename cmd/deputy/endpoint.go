@@ -114,8 +114,13 @@ func (s *server) tokenEndpoint(ep endpoint) http.Handler {
 			}
 		}
 		if s.limiter != nil && usable {
-			s.limiter.refund(shared, counted)
 			own := s.limiter.allow(limitKey{addr: shared.addr, client: req.ClientID}, s.now())
+			if own.ok {
+				// Its own bucket pays for this request. A requester over
+				// its budget keeps the address's charge, so that its
+				// further bodies are refused before they are read.
+				s.limiter.refund(shared, counted)
+			}
 			if !s.rateHeaders(w, own) {
 				return
 			}

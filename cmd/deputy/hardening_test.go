@@ -113,7 +113,8 @@ func (b *readTracker) Read(p []byte) (int, error) {
 // TestRateLimitBeforeBodyParse: once an address's shared bucket is empty,
 // its next request is refused with 429 before its body is read, let alone
 // parsed, on both token endpoints; while usable requesters, counted in
-// buckets of their own, leave the shared bucket untouched.
+// buckets of their own, leave the shared bucket untouched until they are
+// over their own budget.
 func TestRateLimitBeforeBodyParse(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 10, 0, time.UTC)
 	hc, err := buildConfig(testConfig(t), "")
@@ -137,15 +138,17 @@ func TestRateLimitBeforeBodyParse(t *testing.T) {
 	deep := `{"client_id":"x","pad":` + strings.Repeat("[", 9990) + strings.Repeat("]", 9990) + `}`
 	usable := delegationJSON(demoRSApp, "") // a public client: usable without a secret
 
-	// A usable requester spends its own bucket, not the address's.
+	// A usable requester spends its own bucket, not the address's; a
+	// request over its own budget is charged to the address's, so that
+	// such requests cannot go on being read for free.
 	for i, want := range []int{400, 400, 429} {
 		r := send(pathDelegation, "application/json", a, strings.NewReader(usable))
 		if r.status != want {
 			t.Errorf("usable request %d: status %d, want %d", i, r.status, want)
 		}
 	}
-	// The address's shared bucket is whole: two requests drain it.
-	for i, want := range []string{"1", "0"} {
+	// The address's shared bucket has one request left, then none.
+	for i, want := range []string{"0"} {
 		r := send(pathDelegation, "application/json", a, strings.NewReader(delegationJSON("nobody", "")))
 		checkError(t, r, 401, "invalid_client")
 		if got := r.header.Get("X-RateLimit-Remaining"); got != want {
