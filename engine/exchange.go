@@ -86,6 +86,9 @@ type dialect struct {
 	tokenCode string
 	// addons is set when api_type may choose a Minter.
 	addons bool
+	// runsDown caps a minted token's exp at its source's (the token's exp,
+	// a refresh grant's ExpiresAt), so that chains and renewals end.
+	runsDown bool
 	// scopes are the dialect's scope rules.
 	scopes scopeRules
 	// shape says what to mint for req.
@@ -147,6 +150,7 @@ var dialects = map[string]*dialect{
 		source:    (*Exchanger).exchangeSource,
 		target:    exchangeTarget,
 		tokenCode: CodeInvalidRequest,
+		runsDown:  true,
 		scopes: scopeRules{emptyIsBound: true, openid: func(req *Request) bool {
 			return req.RequestedTokenType == TokenTypeIDToken
 		}},
@@ -215,7 +219,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		Settings:  settings,
 		Request:   req,
 	}
-	if g.Lifetime, err = x.lifetime(e.target, src, e.now, g.IssuedAt); err != nil {
+	if g.Lifetime, err = x.lifetime(e.target, src, d.runsDown, e.now, g.IssuedAt); err != nil {
 		return nil, d.tokenErr(err)
 	}
 	shape := d.shape(req)
@@ -271,15 +275,15 @@ func (d *dialect) tokenErr(err *Error) *Error {
 }
 
 // lifetime is the minted token's lifetime: the target's, else the
-// default, cut so that the token never outlives what it was made from.
-// A source with less than one second left is refused rather than answered
-// with a token that is expired on arrival.
-func (x *Exchanger) lifetime(target *store.Client, src *verified, now, iat time.Time) (time.Duration, *Error) {
+// default, and with runsDown cut so that the token never outlives what it
+// was made from. A source with less than one second left is then refused
+// rather than answered with a token that is expired on arrival.
+func (x *Exchanger) lifetime(target *store.Client, src *verified, runsDown bool, now, iat time.Time) (time.Duration, *Error) {
 	lifetime := x.cfg.Lifetime
 	if lt := target.Lifetime.Truncate(time.Second); lt > 0 {
 		lifetime = lt
 	}
-	if src.notAfter.IsZero() {
+	if !runsDown || src.notAfter.IsZero() {
 		return lifetime, nil
 	}
 	if src.notAfter.Sub(now) < time.Second {
@@ -407,11 +411,7 @@ func (x *Exchanger) delegationSource(ctx context.Context, e *exchange) (*verifie
 		return v, err
 	}
 	e.hash = sha256.Sum256([]byte(req.RefreshToken))
-	v, err := x.refreshSource(ctx, e.hash, e.requester, e.now)
-	if v != nil {
-		v.notAfter = time.Time{} // delegation never capped lifetimes by the grant
-	}
-	return v, err
+	return x.refreshSource(ctx, e.hash, e.requester, e.now)
 }
 
 // refreshSource looks up a refresh token of the requester's by its hash;

@@ -49,9 +49,9 @@ func checkExchangeRequest(_ *Exchanger, req *Request) *Error {
 }
 
 // exchangeSource verifies the subject token by its declared type and the
-// actor token, if any, and settles the act claim, the scope bound and the
-// lifetime cap. Its refusals are invalid_grant, which the dialect answers
-// as invalid_request.
+// actor token, if any, and settles the act claim and the scope bound. Its
+// refusals are invalid_grant, which the dialect answers as
+// invalid_request.
 func (x *Exchanger) exchangeSource(ctx context.Context, e *exchange) (*verified, *Error) {
 	req := e.req
 	// The caps come before hashing and parsing alike.
@@ -93,8 +93,8 @@ func (x *Exchanger) exchangeSource(ctx context.Context, e *exchange) (*verified,
 
 // exchangeJWS verifies a subject or actor JWS of kind issued to the
 // requester and applies the dialect's rules: a well-formed act chain
-// within MaxActDepth, an access token's scope claim as the bound, and the
-// token's exp as the lifetime cap.
+// within MaxActDepth, may_act carried along, and an access token's scope
+// claim as the bound.
 func (x *Exchanger) exchangeJWS(ctx context.Context, token string, kind tokenKind, e *exchange) (*verified, *Error) {
 	v, err := x.verifyJWS(ctx, token, e.requester, kind, e.now)
 	if err != nil {
@@ -131,7 +131,6 @@ func (x *Exchanger) exchangeJWS(ctx context.Context, token string, kind tokenKin
 			v.bound = bound
 		}
 	}
-	v.notAfter = v.expiry
 	return v, nil
 }
 

@@ -60,7 +60,9 @@ type verified struct {
 	act any
 	// mayAct is the may_act claim the minted token carries; nil for none.
 	mayAct any
-	// notAfter caps the minted token's exp; zero means no cap.
+	// notAfter is when the source stops being good (a token's exp, a
+	// refresh grant's ExpiresAt); zero means never. Dialects that run down
+	// cap a minted token's exp at it.
 	notAfter time.Time
 }
 
@@ -309,7 +311,7 @@ func (x *Exchanger) checkClaims(c claims.Set, clientID string, kind tokenKind, n
 			return nil, grantErr("token azp does not name the client", err)
 		}
 	}
-	v := &verified{claims: c, subject: sub, expiry: exp, kind: kind}
+	v := &verified{claims: c, subject: sub, expiry: exp, notAfter: exp, kind: kind}
 	if c.Has(claims.ID) {
 		jti, err := c.StringValue(claims.ID)
 		if err != nil || jti == "" || len(jti) > maxJTILength {
