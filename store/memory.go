@@ -29,9 +29,9 @@ type Memory struct {
 	profiles map[string]claims.Set
 
 	keysMu  sync.RWMutex
-	keys    []memKey                    // oldest first
-	retired map[string]bool             // kids removed: never reused
-	signing map[string]*jose.JSONWebKey // alg → newest private key
+	keys    []memKey            // oldest first
+	retired map[string]bool     // kids removed: never reused
+	signing map[string][]memKey // alg → private keys, latest window start first
 	byKID   map[string][]jose.JSONWebKey
 	public  []jose.JSONWebKey // every public half, oldest first
 
@@ -40,8 +40,9 @@ type Memory struct {
 }
 
 type memKey struct {
-	private *jose.JSONWebKey // nil for a public-only key
-	public  jose.JSONWebKey
+	private     *jose.JSONWebKey // nil for a public-only key
+	public      jose.JSONWebKey
+	from, until time.Time // signing window; until zero: no end
 }
 
 // NewMemory returns an empty store.
@@ -50,7 +51,7 @@ func NewMemory() *Memory {
 		clients:  make(map[string]*Client),
 		refresh:  make(map[[32]byte]*RefreshGrant),
 		profiles: make(map[string]claims.Set),
-		signing:  make(map[string]*jose.JSONWebKey),
+		signing:  make(map[string][]memKey),
 		byKID:    make(map[string][]jose.JSONWebKey),
 		now:      time.Now,
 	}
@@ -308,17 +309,28 @@ func (r *replayCache) sweep(now int64, budget int) {
 	}
 }
 
-// AddKey validates k (ValidateKey) and adds it. A private key becomes the
-// signing key of its algorithm, being the newest; every key, private or
-// public-only, verifies by its kid until RemoveKey. A kid already present,
-// or removed before, is refused: an ID names one key material forever.
+// AddKey validates k (ValidateKey) and adds it, published and, for a
+// private key, signing at once: StageKey with no window. Being the newest,
+// it takes over signing for its algorithm. A kid already present, or
+// removed before, is refused: an ID names one key material forever.
 func (m *Memory) AddKey(k jose.JSONWebKey) error {
-	if err := ValidateKey(&k); err != nil {
+	return m.StageKey(Key{JSONWebKey: k})
+}
+
+// StageKey validates k and adds it: published at once, signing within its
+// window (a zero SignFrom becomes the store's now). A window that ends
+// before it starts is refused, as is a kid already present or removed
+// before.
+func (m *Memory) StageKey(k Key) error {
+	if err := ValidateKey(&k.JSONWebKey); err != nil {
 		return err
 	}
-	mk := memKey{public: k.Public()}
+	if !k.SignUntil.IsZero() && !k.SignFrom.IsZero() && !k.SignFrom.Before(k.SignUntil) {
+		return fmt.Errorf("%w %q: signing window ends before it starts", ErrInvalidKey, k.KeyID)
+	}
+	mk := memKey{public: k.Public(), from: k.SignFrom, until: k.SignUntil}
 	if !k.IsPublic() {
-		priv := k
+		priv := k.JSONWebKey
 		mk.private = &priv
 	}
 	m.keysMu.Lock()
@@ -326,14 +338,40 @@ func (m *Memory) AddKey(k jose.JSONWebKey) error {
 	if _, dup := m.byKID[k.KeyID]; dup || m.retired[k.KeyID] {
 		return fmt.Errorf("%w %q: kid already used", ErrInvalidKey, k.KeyID)
 	}
+	if mk.from.IsZero() {
+		mk.from = m.now()
+	}
 	m.keys = append(slices.Clip(m.keys), mk)
+	m.rebuildKeys()
+	return nil
+}
+
+// RetireKey ends the signing window of the key with the given kid at at
+// (the store's now when zero), or keeps an earlier end it already has. The
+// key stays published until RemoveKey, so tokens it signed keep verifying.
+// An unknown kid wraps ErrNotFound.
+func (m *Memory) RetireKey(kid string, at time.Time) error {
+	m.keysMu.Lock()
+	defer m.keysMu.Unlock()
+	if at.IsZero() {
+		at = m.now()
+	}
+	i := slices.IndexFunc(m.keys, func(k memKey) bool { return k.public.KeyID == kid })
+	if i < 0 {
+		return notFound("key", kid)
+	}
+	keys := slices.Clone(m.keys)
+	if k := &keys[i]; k.until.IsZero() || at.Before(k.until) {
+		k.until = at
+	}
+	m.keys = keys
 	m.rebuildKeys()
 	return nil
 }
 
 // RemoveKey removes the key with the given kid; once it returns, the key
 // neither signs nor verifies. If it was the signing key of its algorithm,
-// the newest remaining private key of that algorithm takes over.
+// the remaining key whose window began last takes over.
 func (m *Memory) RemoveKey(kid string) {
 	m.keysMu.Lock()
 	defer m.keysMu.Unlock()
@@ -348,18 +386,46 @@ func (m *Memory) RemoveKey(kid string) {
 	m.rebuildKeys()
 }
 
+// Keys returns the schedule of every published key, oldest first: public
+// halves only, with their signing windows (SignFrom as recorded).
+func (m *Memory) Keys() []Key {
+	m.keysMu.RLock()
+	defer m.keysMu.RUnlock()
+	out := make([]Key, len(m.keys))
+	for i, k := range m.keys {
+		out[i] = Key{JSONWebKey: k.public, SignFrom: k.from, SignUntil: k.until}
+	}
+	return out
+}
+
+// SetClock makes the store read time from now (key windows and the replay
+// cache) instead of time.Now. Call it before the
+// store is shared; it is not safe for concurrent use with other methods.
+func (m *Memory) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	m.now = now
+}
+
 // rebuildKeys recomputes the lookup tables from m.keys. The tables are
 // replaced, never modified, so slices already handed out stay unchanged.
 func (m *Memory) rebuildKeys() {
-	signing := make(map[string]*jose.JSONWebKey)
+	signing := make(map[string][]memKey)
 	byKID := make(map[string][]jose.JSONWebKey, len(m.keys))
 	public := make([]jose.JSONWebKey, 0, len(m.keys))
 	for _, k := range m.keys {
 		if k.private != nil {
-			signing[k.private.Algorithm] = k.private
+			signing[k.private.Algorithm] = append(signing[k.private.Algorithm], k)
 		}
 		byKID[k.public.KeyID] = []jose.JSONWebKey{k.public}
 		public = append(public, k.public)
+	}
+	for _, ks := range signing {
+		// Latest start first; the stable sort keeps the one added last
+		// first among equal starts, as ks is in reverse order of adding.
+		slices.Reverse(ks)
+		slices.SortStableFunc(ks, func(a, b memKey) int { return b.from.Compare(a.from) })
 	}
 	m.signing, m.byKID, m.public = signing, byKID, public
 }
@@ -369,13 +435,16 @@ func (m *Memory) SigningKey(ctx context.Context, alg string) (*jose.JSONWebKey, 
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	now := m.now()
 	m.keysMu.RLock()
-	k, ok := m.signing[alg]
+	ks := m.signing[alg]
 	m.keysMu.RUnlock()
-	if !ok {
-		return nil, notFound("signing key for", alg)
+	for _, k := range ks {
+		if !now.Before(k.from) && (k.until.IsZero() || now.Before(k.until)) {
+			return k.private, nil
+		}
 	}
-	return k, nil
+	return nil, notFound("signing key for", alg)
 }
 
 // VerificationKeys implements KeyStore.

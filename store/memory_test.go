@@ -86,6 +86,20 @@ func TestMemoryKeyStore(t *testing.T) {
 	})
 }
 
+func TestMemoryKeyRotation(t *testing.T) {
+	t.Parallel()
+	storetest.TestKeyRotation(t, func(t *testing.T, keys []store.Key, now func() time.Time) store.KeyStore {
+		m := store.NewMemory()
+		m.SetClock(now)
+		for _, k := range keys {
+			if err := m.StageKey(k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return m
+	})
+}
+
 func TestMemoryPutClientRefusesInvalid(t *testing.T) {
 	t.Parallel()
 	secret := func(id string, n int) store.Secret { return store.Secret{ID: id, Value: make([]byte, n)} }

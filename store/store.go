@@ -71,17 +71,49 @@ type ReplayCache interface {
 // KeyStore holds the asymmetric keys that sign minted tokens and verify
 // source tokens. Every key names its algorithm (JSONWebKey.Algorithm) and
 // has a non-empty key ID.
+//
+// A key is published — returned by VerificationKeys, and so in the JWKS —
+// from the moment it is added until it is removed. It signs only within its
+// signing window (see [Key]), so a key can be published well before it
+// signs, giving verifiers that cache the JWKS time to learn it, and can stop
+// signing well before it leaves the JWKS, so tokens it signed keep
+// verifying. A store decides "now" by a clock it is configured with.
 type KeyStore interface {
-	// SigningKey returns the current private key for alg: the newest one
-	// added of that algorithm. No key for alg wraps ErrNotFound. The
-	// returned key must not be modified.
+	// SigningKey returns the private key to sign with now for alg: among
+	// the private keys of alg whose signing window holds now, the one whose
+	// window began last (of equal starts, the one added last). Such a key
+	// is always published. None wraps ErrNotFound. The returned key must
+	// not be modified.
 	SigningKey(ctx context.Context, alg string) (*jose.JSONWebKey, error)
 
-	// VerificationKeys returns the public halves of the keys with the given
-	// kid, or of every key when kid is "", oldest first. No match wraps
-	// ErrNotFound. The returned slice and keys must not be modified; they
-	// never hold private material.
+	// VerificationKeys returns the public halves of the published keys with
+	// the given kid, or of every published key when kid is "", oldest
+	// first. No match wraps ErrNotFound. The returned slice and keys must
+	// not be modified; they never hold private material.
 	VerificationKeys(ctx context.Context, kid string) ([]jose.JSONWebKey, error)
+}
+
+// Key is a key of a KeyStore with its signing window, the record by which
+// keys are staged for rotation. A key without a window signs from the moment
+// it is added until it is removed or a newer key of its algorithm starts.
+//
+// A rotation that verifiers caching the JWKS for up to C survive, for tokens
+// living up to L: add the new key with SignFrom at least C from now; set the
+// old key's SignUntil to that same instant; remove the old key no earlier
+// than SignUntil + L + C.
+type Key struct {
+	jose.JSONWebKey
+	// SignFrom is when the key may start signing. Zero means as soon as it
+	// is added; stores record the time of adding in its place.
+	SignFrom time.Time
+	// SignUntil is when the key stops signing, staying published. Zero
+	// means no end. A public-only key never signs, whatever its window.
+	SignUntil time.Time
+}
+
+// Signs reports whether k is a private key whose window holds now.
+func (k *Key) Signs(now time.Time) bool {
+	return !k.IsPublic() && !now.Before(k.SignFrom) && (k.SignUntil.IsZero() || now.Before(k.SignUntil))
 }
 
 // Client is a registered client: a requester that presents tokens, a target

@@ -30,6 +30,12 @@
 // Equal method, JSON settings (Client.APITypes) by their decoded value, and a
 // nil slice or map equals an empty one.
 //
+// # Clocks
+//
+// [TestKeyRotation] hands the factory a clock along with the keys, and
+// moves it between lookups: a KeyStore judges signing windows by the clock
+// it was built with, at every lookup.
+//
 // # Optional capabilities
 //
 // Some behaviours need a way to change a store after it is seeded: that a
@@ -37,7 +43,8 @@
 // rotated under load. The suite finds these capabilities by type assertion
 // of the store the factory returned against the interfaces declared here
 // ([ClientPutter], [RefreshTokenPutter], [ProfilePutter], [KeyAdder],
-// [KeyRemover]); store.Memory implements them all. A subtest whose
+// [KeyRemover], [KeyStager], [KeyRetirer]); store.Memory implements them
+// all. A subtest whose
 // capability the store lacks is skipped, and says which interface it needs;
 // nothing is ever skipped by name.
 package storetest

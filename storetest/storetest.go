@@ -53,8 +53,9 @@ type KeyAdder interface {
 }
 
 // KeyRemover is implemented by key stores that can remove a key at run time.
-// Once RemoveKey returns, the key neither signs nor verifies, and the newest
-// remaining private key of its algorithm, if any, signs instead.
+// Once RemoveKey returns, the key neither signs nor verifies, and the
+// remaining private key of its algorithm whose signing window began last,
+// if any, signs instead.
 type KeyRemover interface {
 	// RemoveKey removes the key with the given kid; an unknown kid is not an
 	// error.

@@ -138,6 +138,39 @@ var brokenStores = []struct {
 		},
 		mustFail: []string{"SigningKeySignsForItsPublicHalf", "VerificationKeysByKID", "VerificationKeysAllOldestFirst", "NoPrivateMaterialInVerificationKeys", "ConcurrentReaders"},
 	},
+	{
+		name: "RotationIgnoresWindows",
+		run: func(t *testing.T) {
+			storetest.TestKeyRotation(t, func(t *testing.T, keys []store.Key, now func() time.Time) store.KeyStore {
+				s := newWindowKeys(keys, now)
+				s.ignoreWindow = true
+				return s
+			})
+		},
+		mustFail: []string{"FullRotation", "LatestStartSignsNotLastAdded", "NothingInItsWindow", "RetiredKeyStopsSigning", "StagedKeyPublishedBeforeItSigns", "ZeroStartIsTheTimeOfAdding"},
+	},
+	{
+		name: "RotationHidesStagedKeys",
+		run: func(t *testing.T) {
+			storetest.TestKeyRotation(t, func(t *testing.T, keys []store.Key, now func() time.Time) store.KeyStore {
+				s := newWindowKeys(keys, now)
+				s.hideStaged = true
+				return s
+			})
+		},
+		mustFail: []string{"FullRotation", "NothingInItsWindow", "PublicOnlyKeyNeverSigns", "RetiredKeyStopsSigning", "StagedKeyPublishedBeforeItSigns", "ZeroStartIsTheTimeOfAdding"},
+	},
+	{
+		name: "RotationJudgedAtLoad",
+		run: func(t *testing.T) {
+			storetest.TestKeyRotation(t, func(t *testing.T, keys []store.Key, now func() time.Time) store.KeyStore {
+				s := newWindowKeys(keys, now)
+				s.loadedAt = now()
+				return s
+			})
+		},
+		mustFail: []string{"FullRotation", "NothingInItsWindow", "RetiredKeyStopsSigning", "StagedKeyPublishedBeforeItSigns", "ZeroStartIsTheTimeOfAdding"},
+	},
 }
 
 func TestBrokenStores(t *testing.T) {
@@ -359,6 +392,75 @@ func (s *sliceKeys) VerificationKeys(ctx context.Context, kid string) ([]jose.JS
 				k = k.Public()
 			}
 			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return out, nil
+}
+
+// windowKeys is a KeyStore with signing windows, broken in one of three
+// ways: the last key added signs whatever its window (a store from before
+// staging), only signing keys are published, or windows are judged once,
+// when the store is loaded, as a careless cache would.
+type windowKeys struct {
+	keys         []store.Key
+	now          func() time.Time
+	ignoreWindow bool
+	hideStaged   bool
+	loadedAt     time.Time // judge windows at this time when set
+}
+
+func newWindowKeys(keys []store.Key, now func() time.Time) *windowKeys {
+	s := &windowKeys{now: now}
+	for _, k := range keys {
+		if k.SignFrom.IsZero() {
+			k.SignFrom = now()
+		}
+		s.keys = append(s.keys, k)
+	}
+	return s
+}
+
+func (s *windowKeys) at() time.Time {
+	if !s.loadedAt.IsZero() {
+		return s.loadedAt
+	}
+	return s.now()
+}
+
+func (s *windowKeys) SigningKey(ctx context.Context, alg string) (*jose.JSONWebKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var found *store.Key
+	for i := range s.keys {
+		k := &s.keys[i]
+		if k.Algorithm != alg || k.IsPublic() {
+			continue
+		}
+		if s.ignoreWindow || (k.Signs(s.at()) && (found == nil || !k.SignFrom.Before(found.SignFrom))) {
+			found = k
+		}
+	}
+	if found == nil {
+		return nil, store.ErrNotFound
+	}
+	return &found.JSONWebKey, nil
+}
+
+func (s *windowKeys) VerificationKeys(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []jose.JSONWebKey
+	for _, k := range s.keys {
+		if s.hideStaged && !k.Signs(s.at()) {
+			continue
+		}
+		if kid == "" || k.KeyID == kid {
+			out = append(out, k.Public())
 		}
 	}
 	if len(out) == 0 {
