@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +40,11 @@ type fileConfig struct {
 	KeysFile string `json:"keys_file,omitempty"`
 	// Keys is an inline JWK set ({"keys":[...]}).
 	Keys json.RawMessage `json:"keys,omitempty"`
+	// KeySchedule stages keys for rotation by kid: every key is in the
+	// JWKS from the start, and a key listed here signs only from sign_from
+	// until sign_until (RFC 3339 times; either may be absent). A key
+	// without an entry signs at once.
+	KeySchedule map[string]keyWindow `json:"key_schedule,omitempty"`
 	// Replay makes every source id_token single-use (by iss and jti).
 	Replay bool `json:"replay,omitempty"`
 	// Clients are the registered clients.
@@ -317,8 +323,33 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 	return hc, nil
 }
 
-// loadKeys adds the configured JWK set to st and returns the algorithms it
-// holds keys for.
+// keyWindow is a key's signing window in the config file; see store.Key.
+type keyWindow struct {
+	SignFrom  string `json:"sign_from,omitempty"`
+	SignUntil string `json:"sign_until,omitempty"`
+}
+
+// parseWindow returns k staged by w.
+func parseWindow(k jose.JSONWebKey, w keyWindow) (store.Key, error) {
+	sk := store.Key{JSONWebKey: k}
+	for _, f := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"sign_from", w.SignFrom, &sk.SignFrom}, {"sign_until", w.SignUntil, &sk.SignUntil}} {
+		if f.v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, f.v)
+		if err != nil {
+			return sk, fmt.Errorf("%s: want an RFC 3339 time such as 2026-12-24T08:00:00Z", f.name)
+		}
+		*f.t = t
+	}
+	return sk, nil
+}
+
+// loadKeys adds the configured JWK set to st, staged by fc.KeySchedule, and
+// returns the algorithms it holds keys for.
 func loadKeys(fc *fileConfig, baseDir string, st *store.Memory, bad func(path, format string, a ...any)) map[string]bool {
 	algs := make(map[string]bool)
 	var (
@@ -350,6 +381,7 @@ func loadKeys(fc *fileConfig, baseDir string, st *store.Memory, bad func(path, f
 		bad(fe.path, "%s (want a JWK set: {\"keys\":[...]})", fe.msg)
 		return algs
 	}
+	kids := make(map[string]bool)
 	for i, raw := range set.Keys {
 		p := fmt.Sprintf("%s.keys[%d]", path, i)
 		var k jose.JSONWebKey
@@ -357,11 +389,22 @@ func loadKeys(fc *fileConfig, baseDir string, st *store.Memory, bad func(path, f
 			bad(p, "%v", err)
 			continue
 		}
-		if err := st.AddKey(k); err != nil {
+		kids[k.KeyID] = true
+		sk, err := parseWindow(k, fc.KeySchedule[k.KeyID])
+		if err != nil {
+			bad("key_schedule."+k.KeyID, "%v", err)
+			continue
+		}
+		if err := st.StageKey(sk); err != nil {
 			bad(p, "%v", err)
 			continue
 		}
 		algs[k.Algorithm] = true
+	}
+	for _, kid := range slices.Sorted(maps.Keys(fc.KeySchedule)) {
+		if !kids[kid] {
+			bad("key_schedule."+kid, "names no key of the JWK set")
+		}
 	}
 	return algs
 }
