@@ -23,7 +23,7 @@ import (
 // of ES256).
 //
 // If the store implements [KeyAdder] or [KeyRemover], the suite also checks
-// rotation: the newest key of an algorithm signs, a removed key neither signs
+// rotation: the key of an algorithm added last signs, a removed key neither signs
 // nor verifies, slices already returned are unchanged, and keys can be added
 // and removed while lookups run.
 func TestKeyStore(t *testing.T, newStore func(t *testing.T, keys []jose.JSONWebKey) store.KeyStore) {
