@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 )
 
 // Error is a refused or failed exchange. Code is the OAuth error code
@@ -42,28 +43,49 @@ var (
 	ErrServerError          error = &Error{Code: CodeServerError}
 )
 
+// A nil *Error is a programming error somewhere, never a success: its
+// methods treat it as a bare server_error rather than panicking, so that
+// a host's error path cannot crash on it.
+
 // Error returns "deputy: <code>: <description>", never the cause's text.
 func (e *Error) Error() string {
+	if e == nil {
+		return "deputy: " + CodeServerError
+	}
 	if e.Description == "" {
 		return "deputy: " + e.Code
 	}
 	return "deputy: " + e.Code + ": " + e.Description
 }
 
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the cause; nil for a nil *Error.
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // Is reports whether target is an *Error with the same Code and no
 // description or cause of its own, which makes the Err* sentinels match.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Description == "" && t.Err == nil && t.Code == e.Code
+	return ok && t != nil && t.Description == "" && t.Err == nil && t.Code == e.code()
+}
+
+// code is e's Code, server_error for a nil e.
+func (e *Error) code() string {
+	if e == nil {
+		return CodeServerError
+	}
+	return e.Code
 }
 
 // HTTPStatus is the status a host should answer with: 401 for
-// invalid_client (RFC 6749 §5.2), 500 for server_error, 400 otherwise.
+// invalid_client (RFC 6749 §5.2), 500 for server_error and for a nil
+// *Error, 400 otherwise.
 func (e *Error) HTTPStatus() int {
-	switch e.Code {
+	switch e.code() {
 	case CodeInvalidClient:
 		return 401
 	case CodeServerError:
@@ -80,6 +102,22 @@ func (e Error) MarshalJSON() ([]byte, error) {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`
 	}{e.Code, e.Description})
+}
+
+// AsError maps any error to the *Error a client is told: nil to nil; an
+// error that is or wraps an *Error (errors.As) to that *Error; anything
+// else to a server_error with the fixed description "internal error"
+// wrapping err, since its text is not known to be safe to send. A host
+// writes the result's Code, Description and HTTPStatus and logs err.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) && e != nil {
+		return e
+	}
+	return &Error{Code: CodeServerError, Description: "internal error", Err: err}
 }
 
 func newError(code, desc string, cause error) *Error {
