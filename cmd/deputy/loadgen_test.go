@@ -1,0 +1,281 @@
+package main
+
+// The host's throughput budget (issue 11): `deputy serve` answering an
+// HS256 delegation must manage at least 0.7 times the requests per second
+// of a bare net/http handler returning a fixed JSON body, both driven by
+// the same load generator in the same run.
+//
+//	go test -run '^$' -bench HostVsBare -benchtime 20000x ./cmd/deputy/
+//	go test -run '^$' -bench HostVsBare -benchtime 20000x -loadgen.conns 8 ./cmd/deputy/
+//
+// The load generator speaks HTTP/1.1 on raw keep-alive connections
+// (one goroutine each) so that the client's own cost stays small next to
+// the servers'. deputy runs through runServe, as "deputy serve --config"
+// does, its log lines written to /dev/null through a real file: the
+// access log and the audit event are both paid for.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var loadgenConns = flag.Int("loadgen.conns", 4, "connections the HostVsBare benchmark drives against each server")
+
+// BenchmarkHostVsBare runs b.N requests against a bare net/http handler
+// and b.N HS256 delegations against deputy serve, and reports each one's
+// requests per second, p50 and p99 latency, and deputy's ratio to bare.
+func BenchmarkHostVsBare(b *testing.B) {
+	fc := testConfig(b)
+	hc, err := buildConfig(fc, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
+	body := seedBody(demoApp, src, demoAPI, "openid", "app")
+	deputyAddr := serveForLoad(b, writeConfig(b, fc))
+
+	// The bare handler answers a body as long as deputy's answer.
+	probe, err := loadConn(deputyAddr, delegationRequest(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	answer, err := probe.do()
+	probe.c.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fixed := append([]byte(`{"token_type":"Bearer","expires_in":36000,"id_token":"`), bytes.Repeat([]byte("x"), max(len(answer)-57, 1))...)
+	fixed = append(fixed, `"}`...)
+	bareAddr := startBare(b, fixed)
+
+	bare := drive(b, bareAddr, delegationRequest(body), b.N)
+	dep := drive(b, deputyAddr, delegationRequest(body), b.N)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(bare.rps, "bare-req/s")
+	b.ReportMetric(dep.rps, "deputy-req/s")
+	b.ReportMetric(dep.rps/bare.rps, "ratio")
+	b.ReportMetric(float64(bare.p50.Microseconds()), "bare-p50-µs")
+	b.ReportMetric(float64(bare.p99.Microseconds()), "bare-p99-µs")
+	b.ReportMetric(float64(dep.p50.Microseconds()), "deputy-p50-µs")
+	b.ReportMetric(float64(dep.p99.Microseconds()), "deputy-p99-µs")
+}
+
+// delegationRequest is the raw HTTP/1.1 request of one seed delegation.
+func delegationRequest(body string) []byte {
+	return []byte("POST " + pathDelegation + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+		"Content-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}
+
+var loadListeningRE = regexp.MustCompile(`deputy: listening on http://(\S+)`)
+
+// serveForLoad runs "deputy serve --config path" on a free port until the
+// benchmark ends and returns its address.
+func serveForLoad(b *testing.B, path string) string {
+	b.Helper()
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { devnull.Close() })
+	addr := make(chan string, 1)
+	w := &addrWatcher{out: devnull, found: addr}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- runServe(ctx, []string{"--config", path, "--addr", "127.0.0.1:0"}, w) }()
+	b.Cleanup(func() { cancel(); <-done })
+	select {
+	case a := <-addr:
+		return a
+	case code := <-done:
+		b.Fatalf("deputy serve exited with %d", code)
+	case <-time.After(30 * time.Second):
+		b.Fatal("deputy serve did not start")
+	}
+	return ""
+}
+
+// addrWatcher passes writes on to out and sends the first listening
+// address it sees to found.
+type addrWatcher struct {
+	out   io.Writer
+	once  sync.Once
+	seen  atomic.Bool
+	found chan<- string
+}
+
+func (w *addrWatcher) Write(p []byte) (int, error) {
+	if !w.seen.Load() {
+		if m := loadListeningRE.FindSubmatch(p); m != nil {
+			w.once.Do(func() { w.seen.Store(true); w.found <- string(m[1]) })
+		}
+	}
+	return w.out.Write(p)
+}
+
+// startBare serves body as application/json on every request, with the
+// http.Server settings of deputy serve.
+func startBare(b *testing.B, body []byte) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	length := strconv.Itoa(len(body))
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			h := w.Header()
+			h.Set("Content-Type", "application/json")
+			h.Set("Content-Length", length)
+			w.Write(body)
+		}),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// load is what one drive measured.
+type load struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+// drive sends n requests to addr over *loadgenConns keep-alive
+// connections, after a warm-up, and measures them. Any answer other than
+// 200 fails the benchmark.
+func drive(b *testing.B, addr string, req []byte, n int) load {
+	b.Helper()
+	conns := max(*loadgenConns, 1)
+	cs := make([]*rawConn, conns)
+	for i := range cs {
+		c, err := loadConn(addr, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.c.Close()
+		cs[i] = c
+		for range 50 { // warm-up: connections, caches, the prepared signer
+			if _, err := c.do(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var (
+		left      atomic.Int64
+		wg        sync.WaitGroup
+		latencies = make([][]time.Duration, conns)
+		errs      = make([]error, conns)
+	)
+	left.Store(int64(n))
+	start := time.Now()
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, n/conns+1)
+			for left.Add(-1) >= 0 {
+				t0 := time.Now()
+				if _, err := c.do(); err != nil {
+					errs[i] = err
+					return
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			latencies[i] = lat
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	all := slices.Concat(latencies...)
+	slices.Sort(all)
+	return load{
+		rps: float64(len(all)) / elapsed.Seconds(),
+		p50: all[len(all)*50/100],
+		p99: all[len(all)*99/100],
+	}
+}
+
+// rawConn is one keep-alive HTTP/1.1 connection sending the same request.
+type rawConn struct {
+	c   net.Conn
+	r   *bufio.Reader
+	req []byte
+	buf []byte
+}
+
+func loadConn(addr string, req []byte) (*rawConn, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &rawConn{c: c, r: bufio.NewReaderSize(c, 16<<10), req: req}, nil
+}
+
+var (
+	statusOK      = []byte("HTTP/1.1 200 ")
+	contentLength = []byte("content-length:")
+)
+
+// do sends the request and reads the answer, returning its body. It
+// understands exactly what both servers send: a status line, headers
+// with Content-Length, a body.
+func (c *rawConn) do() ([]byte, error) {
+	if _, err := c.c.Write(c.req); err != nil {
+		return nil, err
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(line, statusOK) {
+		return nil, fmt.Errorf("answer %q", bytes.TrimSpace(line))
+	}
+	length := -1
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return nil, err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		if len(line) > len(contentLength) && bytes.EqualFold(line[:len(contentLength)], contentLength) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(line[len(contentLength):]))); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if length < 0 {
+		return nil, errors.New("answer without Content-Length")
+	}
+	if cap(c.buf) < length {
+		c.buf = make([]byte, length)
+	}
+	c.buf = c.buf[:length]
+	_, err = io.ReadFull(c.r, c.buf)
+	return c.buf, err
+}
