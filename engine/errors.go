@@ -16,6 +16,10 @@ type Error struct {
 	Code        string
 	Description string
 	Err         error
+
+	// reason is the log-only detail of a refusal (Event.Reason); "" means
+	// Description says it all. Never sent, never in Error().
+	reason string
 }
 
 // OAuth error codes used by deputy.

@@ -16,11 +16,25 @@ import (
 type Event struct {
 	// Time is when the exchange started (Config.Now).
 	Time time.Time
-	// Outcome is "ok" or the error code.
+	// Outcome is "ok" or the error code: one of the Code* constants.
 	Outcome string
 	// Err is the refusal or failure, nil on success. Its Error() is safe to
 	// log; the causes it wraps come from go-jose and the stores.
 	Err error
+	// Reason says which check refused or what failed, for logs only: the
+	// answer on the wire stays Err's code and description, which are the
+	// same for checks a client must not tell apart (an unknown, a disabled
+	// and a not-allowing target, say). It is a fixed phrase, naming at
+	// most registered names (a scope, a minter) or a request value as
+	// LogValue shows it, never a token or a secret: "target disabled",
+	// "target does not allow requester", "scope not allowed by target:
+	// email", "token signature is invalid", "token expired", "token already
+	// used", "requester secret mismatch", "policy refused: …". Empty on
+	// success.
+	Reason string
+	// Dialect is DialectDelegation or DialectTokenExchange, as GrantType
+	// chose; empty when the grant type is not supported.
+	Dialect string
 	// GrantType as requested.
 	GrantType string
 	// Requester and Target are the registered client IDs once resolved;
@@ -28,6 +42,13 @@ type Event struct {
 	// audience, else the first resource) as LogValue shows it, as are an
 	// unknown GrantType and APIType.
 	Requester, Target string
+	// RequesterKnown reports that Requester is a registered client that
+	// authenticated, TargetKnown that Target is a registered client that
+	// accepted the requester. Only then is the ID a value callers cannot
+	// choose: a metric label uses an ID only when it is known (see
+	// package instrument/prometheus), so that requests cannot create
+	// series.
+	RequesterKnown, TargetKnown bool
 	// Subject is the user, once the source token has been verified.
 	Subject string
 	// Scope is the granted scope, once decided.
@@ -36,6 +57,10 @@ type Event struct {
 	APIType string
 	// JTI is the minted token's jti, on success with the built-in minter.
 	JTI string
+	// KeyID is the kid the minted token names, on success with the
+	// built-in minter: the key's kid for asymmetric algorithms, the
+	// secret's ID for HS*.
+	KeyID string
 	// SourceHash is the SHA-256 of the presented token (id_token or
 	// refresh_token); zero when none was presented.
 	SourceHash [32]byte
@@ -43,9 +68,45 @@ type Event struct {
 	Latency time.Duration
 }
 
+// Dialects as Event.Dialect names them.
+const (
+	DialectDelegation    = "delegation"     // GrantTypeJWTBearer, Auth0's /delegation
+	DialectTokenExchange = "token-exchange" // GrantTypeTokenExchange, RFC 8693
+)
+
+// because sets e's log-only reason (Event.Reason) and returns e.
+func (e *Error) because(reason string) *Error {
+	e.reason = reason
+	return e
+}
+
+// Hooks returns one OnExchange hook that calls each non-nil hook in
+// order, or nil when there is none, so that an Exchanger without hooks
+// skips the work events cost.
+func Hooks(hooks ...func(context.Context, Event)) func(context.Context, Event) {
+	var hs []func(context.Context, Event)
+	for _, h := range hooks {
+		if h != nil {
+			hs = append(hs, h)
+		}
+	}
+	switch len(hs) {
+	case 0:
+		return nil
+	case 1:
+		return hs[0]
+	}
+	return func(ctx context.Context, e Event) {
+		for _, h := range hs {
+			h(ctx, e)
+		}
+	}
+}
+
 // SlogHook returns an OnExchange hook that logs each event to l: successes
 // and cancellations by the caller at Info, refusals at Warn, other server
-// errors at Error.
+// errors at Error. A refusal's line carries its reason, a success's the
+// minted token's kid.
 func SlogHook(l *slog.Logger) func(context.Context, Event) {
 	return func(ctx context.Context, e Event) {
 		level := slog.LevelInfo
@@ -70,6 +131,12 @@ func SlogHook(l *slog.Logger) func(context.Context, Event) {
 		}
 		if e.JTI != "" {
 			attrs = append(attrs, slog.String("jti", e.JTI))
+		}
+		if e.KeyID != "" {
+			attrs = append(attrs, slog.String("kid", e.KeyID))
+		}
+		if e.Reason != "" {
+			attrs = append(attrs, slog.String("reason", e.Reason))
 		}
 		if e.SourceHash != ([32]byte{}) {
 			attrs = append(attrs, slog.String("source_sha256", hex.EncodeToString(e.SourceHash[:])))

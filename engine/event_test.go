@@ -49,14 +49,15 @@ func TestSlogHook(t *testing.T) {
 	want := map[string]any{
 		"level": "INFO", "msg": "deputy exchange", "outcome": "ok", "grant_type": engine.GrantTypeJWTBearer,
 		"requester": appHS, "target": apiHS, "subject": "auth0|ada", "scope": "openid email", "api_type": "",
-		"jti": minted["jti"], "source_sha256": hex.EncodeToString(sum[:]),
+		"jti": minted["jti"], "kid": apiHS + "-s1", "source_sha256": hex.EncodeToString(sum[:]),
 	}
 	delete(ok, "time")
 	delete(ok, "latency")
 	if diff := cmp.Diff(want, ok); diff != "" {
 		t.Errorf("success line (-want +got):\n%s", diff)
 	}
-	if refused["level"] != "WARN" || refused["outcome"] != engine.CodeInvalidGrant || refused["error"] == nil || refused["jti"] != nil {
+	if refused["level"] != "WARN" || refused["outcome"] != engine.CodeInvalidGrant || refused["error"] == nil || refused["jti"] != nil ||
+		refused["kid"] != nil || refused["reason"] != "token signature is invalid" {
 		t.Errorf("refusal line = %v", refused)
 	}
 }

@@ -38,6 +38,7 @@ type exchange struct {
 	source    *verified
 	granted   scope.Set
 	jti       string
+	kid       string // the minted token's kid, built-in minter only
 	hash      [32]byte
 }
 
@@ -74,6 +75,8 @@ func (x *Exchanger) Exchange(ctx context.Context, req *Request) (res *Response, 
 // request, how it names the source and the target, what it mints and how
 // the answer is written. Everything else is the one pipeline in run.
 type dialect struct {
+	// name is the dialect's Event.Dialect.
+	name string
 	// check refuses a request of the wrong shape (invalid_request).
 	check func(x *Exchanger, req *Request) *Error
 	// source verifies the presented token(s) for the authenticated
@@ -137,6 +140,7 @@ var (
 
 var dialects = map[string]*dialect{
 	GrantTypeJWTBearer: {
+		name:      DialectDelegation,
 		check:     checkDelegationRequest,
 		source:    (*Exchanger).delegationSource,
 		target:    func(e *exchange) (string, *Error) { return e.req.Target, nil },
@@ -146,6 +150,7 @@ var dialects = map[string]*dialect{
 		shape:     func(*Request) *tokenShape { return delegationIDToken },
 	},
 	GrantTypeTokenExchange: {
+		name:      DialectTokenExchange,
 		check:     checkExchangeRequest,
 		source:    (*Exchanger).exchangeSource,
 		target:    exchangeTarget,
@@ -251,7 +256,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 		if err != nil {
 			return nil, err
 		}
-		e.jti = jti
+		e.jti, e.kid = jti, signer.kid
 		res = shape.respond(token, g)
 	} else {
 		if res, err = x.mintWith(ctx, minter, g); err != nil {
@@ -351,18 +356,18 @@ func (x *Exchanger) authenticate(ctx context.Context, req *Request, now time.Tim
 	c, err := x.cfg.Clients.Client(ctx, req.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, newError(CodeInvalidClient, "client authentication failed", errNoSuchClient)
+		return nil, newError(CodeInvalidClient, "client authentication failed", errNoSuchClient).because("requester unknown")
 	case err != nil:
 		return nil, serverError("client store failed", err)
 	case c.Disabled:
-		return nil, newError(CodeInvalidClient, "client authentication failed", nil)
+		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester disabled")
 	}
 	if req.ClientSecret != "" {
 		if !secretMatches(c, req.ClientSecret, now) {
-			return nil, newError(CodeInvalidClient, "client authentication failed", nil)
+			return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester secret mismatch")
 		}
 	} else if c.Confidential {
-		return nil, newError(CodeInvalidClient, "client authentication failed", nil)
+		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester secret missing (confidential client)")
 	}
 	if !slices.Contains(c.Grants, req.GrantType) {
 		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)
@@ -421,11 +426,11 @@ func (x *Exchanger) refreshSource(ctx context.Context, hash [32]byte, requester 
 	g, err := x.cfg.RefreshTokens.RefreshToken(ctx, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, grantErr("refresh token not known", err)
+		return nil, grantErr("refresh token not known", err).because("refresh token unknown")
 	case err != nil:
 		return nil, serverError("refresh token store failed", err)
 	case g.ClientID != requester.ID:
-		return nil, grantErr("refresh token not known", nil)
+		return nil, grantErr("refresh token not known", nil).because("refresh token issued to another client")
 	case g.Revoked:
 		return nil, grantErr("refresh token revoked", nil)
 	case !g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt):
@@ -458,11 +463,13 @@ func (x *Exchanger) authorizeTarget(ctx context.Context, e *exchange, id string)
 	t, err := x.cfg.Clients.Client(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return newError(CodeInvalidTarget, "target not available to this client", errNoSuchClient)
+		return newError(CodeInvalidTarget, "target not available to this client", errNoSuchClient).because("target unknown")
 	case err != nil:
 		return serverError("client store failed", err)
-	case t.Disabled || !allows(t, e.requester.ID):
-		return newError(CodeInvalidTarget, "target not available to this client", nil)
+	case t.Disabled:
+		return newError(CodeInvalidTarget, "target not available to this client", nil).because("target disabled")
+	case !allows(t, e.requester.ID):
+		return newError(CodeInvalidTarget, "target not available to this client", nil).because("target does not allow requester")
 	}
 	e.target = t
 	return nil
@@ -501,8 +508,11 @@ func (x *Exchanger) minterFor(apiType string, target *store.Client) (Minter, []b
 	}
 	m := x.cfg.Minters[apiType]
 	settings, enabled := target.APITypes[apiType]
-	if m == nil || !enabled {
-		return nil, nil, invalidRequest("api_type not available for this target", nil)
+	switch {
+	case m == nil:
+		return nil, nil, invalidRequest("api_type not available for this target", nil).because("api_type unknown: " + LogValue(apiType))
+	case !enabled:
+		return nil, nil, invalidRequest("api_type not available for this target", nil).because("api_type not enabled for target: " + apiType)
 	}
 	return m, settings, nil
 }
@@ -565,12 +575,16 @@ func (x *Exchanger) decideScope(req *Request, rules scopeRules, target *store.Cl
 	if needOpenID && !s.Has(scope.OpenID) {
 		return nil, newError(CodeInvalidScope, "scope openid is required", nil)
 	}
-	if _, ok := x.cfg.Scopes.Known(s); !ok {
-		return nil, newError(CodeInvalidScope, "scope not known", nil)
+	if unknown, ok := x.cfg.Scopes.Known(s); !ok {
+		return nil, newError(CodeInvalidScope, "scope not known", nil).because("scope not known: " + LogValue(unknown))
 	}
 	for _, t := range s {
-		if !allowed(t) {
-			return nil, newError(CodeInvalidScope, "scope not allowed", nil)
+		// t is a registered scope name (Known above): safe to log.
+		switch {
+		case len(target.Scopes) > 0 && !slices.Contains(target.Scopes, t):
+			return nil, newError(CodeInvalidScope, "scope not allowed", nil).because("scope not allowed by target: " + t)
+		case src.bounded && !src.bound.Has(t):
+			return nil, newError(CodeInvalidScope, "scope not allowed", nil).because("scope beyond the source's bound: " + t)
 		}
 	}
 	return s, nil
@@ -630,6 +644,7 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 		Err:        err,
 		SourceHash: e.hash,
 		JTI:        e.jti,
+		KeyID:      e.kid,
 		Scope:      e.granted.String(),
 		Latency:    latency,
 	}
@@ -637,16 +652,16 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 		// Values a registered client was found under are logged as they
 		// are; anything else only as LogValue shows it.
 		ev.GrantType, ev.APIType = LogValue(r.GrantType), LogValue(r.APIType)
-		if dialects[r.GrantType] != nil {
-			ev.GrantType = r.GrantType
+		if d := dialects[r.GrantType]; d != nil {
+			ev.GrantType, ev.Dialect = r.GrantType, d.name
 		}
 		ev.Requester = LogValue(r.ClientID)
 		if e.requester != nil {
-			ev.Requester = e.requester.ID
+			ev.Requester, ev.RequesterKnown = e.requester.ID, true
 		}
 		switch {
 		case e.target != nil:
-			ev.Target = e.target.ID
+			ev.Target, ev.TargetKnown = e.target.ID, true
 		case r.Target != "":
 			ev.Target = LogValue(r.Target)
 		case len(r.Audience) > 0:
@@ -658,10 +673,13 @@ func (x *Exchanger) emit(ctx context.Context, e *exchange, err error, latency ti
 	if e.source != nil {
 		ev.Subject = e.source.subject
 	}
-	var xe *Error
-	if errors.As(err, &xe) {
-		ev.Outcome = xe.Code
-		ev.JTI = ""
+	if err != nil {
+		xe := AsError(err)
+		ev.Outcome, ev.Reason = xe.Code, xe.reason
+		if ev.Reason == "" {
+			ev.Reason = xe.Description
+		}
+		ev.JTI, ev.KeyID = "", ""
 	}
 	x.cfg.OnExchange(ctx, ev)
 }

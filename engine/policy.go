@@ -25,7 +25,9 @@ func (x *Exchanger) applyPolicy(ctx context.Context, g *Grant, needOpenID bool) 
 	cp := grantCopy(g)
 	if err := x.cfg.Policy(ctx, cp); err != nil {
 		if pe, ok := err.(*Error); ok && pe != nil && policyCodes[pe.Code] {
-			return newError(pe.Code, pe.Description, opaqueCause("policy", pe.Err))
+			// The description is the host's own text, clipped in case a
+			// policy quotes the request.
+			return newError(pe.Code, pe.Description, opaqueCause("policy", pe.Err)).because("policy refused: " + clip(pe.Description, 128))
 		}
 		return serverError("policy failed", opaqueCause("policy", err))
 	}

@@ -33,6 +33,7 @@ const mintedHeader = "deputy"
 // with go-jose (tests do so for every algorithm); only signing, where deputy
 // chooses every input, is done here.
 type jwsSigner struct {
+	kid    string                             // the header's kid, for Event.KeyID
 	prefix []byte                             // base64url(header) "."
 	sigLen int                                // signature size in bytes
 	sign   func(input []byte) ([]byte, error) // signature over header.payload
@@ -41,7 +42,7 @@ type jwsSigner struct {
 // newJWSSigner prepares a signer for alg with key, whose header names kid
 // and typ. The key's type must fit alg.
 func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
-	s := &jwsSigner{}
+	s := &jwsSigner{kid: kid}
 	hdr := append([]byte(`{"alg":`), `"`+alg+`"`...)
 	hdr = append(hdr, `,"`+mintedHeader+`":1,"kid":`...)
 	hdr = appendJSONString(hdr, kid)
