@@ -1,0 +1,275 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deputyauth/deputy/store"
+)
+
+// Store is a deputy store on PostgreSQL. It implements store.ClientStore,
+// store.RefreshTokenStore, store.ProfileStore, store.ReplayCache and
+// store.KeyStore, and the writers an operator needs. It is safe for
+// concurrent use; several Stores, in one process or in many, may share one
+// database.
+type Store struct {
+	pool   *pgxpool.Pool
+	cfg    Config
+	dsn    string
+	sealer *sealer
+
+	cache     *cache // nil when CacheTTL < 0
+	listening atomic.Bool
+
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+var (
+	_ store.ClientStore       = (*Store)(nil)
+	_ store.RefreshTokenStore = (*Store)(nil)
+	_ store.ProfileStore      = (*Store)(nil)
+	_ store.ReplayCache       = (*Store)(nil)
+	_ store.KeyStore          = (*Store)(nil)
+)
+
+// Open connects to the database at dsn (a PostgreSQL URL or keyword/value
+// string, as pgxpool.ParseConfig reads it, including pool_max_conns),
+// checks cfg, runs the migrations (Migrate) and checks the encryption keys:
+// every key id that sealed a row must be in cfg.EncryptionKeys and each key
+// must open the sentinel sealed under its id, so a missing or wrong key is
+// an error here rather than a failed lookup later. It then starts the
+// cache listener and the replay pruner, which Close stops.
+func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
+	cfg, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := newSealer(cfg.EncryptionKeys, cfg.ActiveKey)
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parsing DSN: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, cfg: cfg, dsn: dsn, sealer: sealer}
+	if cfg.ListenDSN != "" {
+		s.dsn = cfg.ListenDSN
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connecting: %w", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.checkKeys(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	bg, stop := context.WithCancel(context.Background())
+	s.stop = stop
+	if cfg.CacheTTL > 0 {
+		s.cache = newCache(cfg.CacheTTL)
+		s.wg.Go(func() { s.listen(bg) })
+	}
+	if cfg.PruneInterval > 0 {
+		s.wg.Go(func() { s.prune(bg) })
+	}
+	return s, nil
+}
+
+// Close stops the listener and the pruner and closes every connection. The
+// Store must not be used afterwards.
+func (s *Store) Close() {
+	s.stop()
+	s.wg.Wait()
+	s.pool.Close()
+}
+
+// Pool returns the Store's connection pool, for health checks and metrics.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Listening reports whether the cache invalidation listener is connected.
+// While it is not, cached clients and keys may be up to CacheTTL stale.
+func (s *Store) Listening() bool { return s.listening.Load() }
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migration is one numbered schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order. Their file names
+// start with the version: 0001_initial.sql.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: migration %s: no version number", e.Name())
+		}
+		b, err := migrationFS.ReadFile(path.Join("migrations", e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{v, e.Name(), string(b)})
+	}
+	slices.SortFunc(out, func(a, b migration) int { return a.version - b.version })
+	return out, nil
+}
+
+// migrationLock is the pg_advisory_xact_lock key that serialises Migrate
+// across every process on the database ("deputy" in ASCII).
+const migrationLock = 0x646570757479
+
+// Migrate brings the schema up to date: it applies, in order, every
+// migration not yet recorded in deputy_schema_migrations, in one
+// transaction holding an advisory lock, so replicas starting at once apply
+// each migration exactly once and none sees a half-made schema. Open calls
+// it; running it again does nothing.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS deputy_schema_migrations (
+			version    integer PRIMARY KEY,
+			name       text NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, "SELECT version FROM deputy_schema_migrations")
+		if err != nil {
+			return err
+		}
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if slices.Contains(applied, int32(m.version)) {
+				continue
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO deputy_schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(ctx, "migrating", err)
+	}
+	return nil
+}
+
+// checkKeys makes sure every configured key opens its sentinel (sealing
+// one for a key id seen for the first time) and that every key id a row is
+// sealed under is configured.
+func (s *Store) checkKeys(ctx context.Context) error {
+	for _, id := range slices.Sorted(maps.Keys(s.cfg.EncryptionKeys)) {
+		_, sealed := s.sealer.sealWith(id, []byte(sentinelText), "sentinel")
+		if _, err := s.pool.Exec(ctx, "INSERT INTO deputy_sealing_keys (key_id, sentinel) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING", id, sealed); err != nil {
+			return s.fail(ctx, "recording encryption key", err)
+		}
+		var stored []byte
+		if err := s.pool.QueryRow(ctx, "SELECT sentinel FROM deputy_sealing_keys WHERE key_id = $1", id).Scan(&stored); err != nil {
+			return s.fail(ctx, "checking encryption key", err)
+		}
+		plain, err := s.sealer.open(id, stored, "sentinel")
+		if err != nil || string(plain) != sentinelText {
+			return fmt.Errorf("%w: encryption key %q is not the key that id stood for when first used with this database", ErrSealing, id)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT key_id FROM deputy_client_secrets
+		UNION SELECT key_id FROM deputy_keys WHERE key_id IS NOT NULL`)
+	if err != nil {
+		return s.fail(ctx, "checking encryption keys", err)
+	}
+	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return s.fail(ctx, "checking encryption keys", err)
+	}
+	var missing []string
+	for _, id := range used {
+		if _, ok := s.cfg.EncryptionKeys[id]; !ok {
+			missing = append(missing, strconv.Quote(id))
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("%w: rows are sealed under encryption key ids %s, which Config.EncryptionKeys lacks (Reseal moves rows to the active key before an old key is dropped)", ErrSealing, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// fail wraps a database error of op. If ctx is done, the error wraps
+// ctx.Err(), whatever pgx reported, so a cancelled lookup is never taken
+// for a miss or a bare I/O failure.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("postgres: %s: %w (%w)", op, cerr, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// ctxErr returns an error wrapping ctx.Err() if ctx is done.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// lookupCtx bounds a lookup by QueryTimeout.
+func (s *Store) lookupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.cfg.QueryTimeout < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.QueryTimeout)
+}
+
+// notFound names what was missed; only a short prefix of a caller's id is
+// quoted.
+func notFound(what, id string) error {
+	const max = 64
+	if len(id) > max {
+		id = id[:max] + "…"
+	}
+	return fmt.Errorf("%w: %s %q", store.ErrNotFound, what, id)
+}
