@@ -252,7 +252,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 	}
 	var res *Response
 	if minter == nil {
-		token, jti, err := x.mintJWT(g, signer, shape, src)
+		token, jti, err := x.mintJWT(ctx, g, signer, shape, src)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
 )
@@ -62,7 +64,8 @@ func (c *signerCache) put(k signerKey, key any, s *jwsSigner) {
 
 // sameKey reports whether two keys are the same material. Pointer keys
 // (RSA, ECDSA) compare by identity, which stores that hand out immutable
-// snapshots keep stable; byte keys by content.
+// snapshots keep stable; byte keys by content; opaque signers (keys
+// outside the process) as sameOpaque says.
 func sameKey(a, b any) bool {
 	switch a := a.(type) {
 	case []byte:
@@ -71,9 +74,11 @@ func sameKey(a, b any) bool {
 	case ed25519.PrivateKey:
 		b, ok := b.(ed25519.PrivateKey)
 		return ok && bytes.Equal(a, b)
+	case jose.OpaqueSigner:
+		return sameOpaque(a, b)
 	}
 	switch b.(type) {
-	case []byte, ed25519.PrivateKey:
+	case []byte, ed25519.PrivateKey, jose.OpaqueSigner:
 		return false
 	}
 	return a == b
@@ -139,7 +144,7 @@ var payloads = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // mintJWT signs the token of shape for g with signer: the registered
 // claims the engine owns, then the claims of src that g.Scope releases,
 // encoded straight from src.claims without building a filtered map.
-func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, shape *tokenShape, src *verified) (token, jti string, err *Error) {
+func (x *Exchanger) mintJWT(ctx context.Context, g *Grant, signer *jwsSigner, shape *tokenShape, src *verified) (token, jti string, err *Error) {
 	jti, rerr := newJTI()
 	if rerr != nil {
 		return "", "", serverError("no randomness for jti", rerr)
@@ -207,7 +212,7 @@ func (x *Exchanger) mintJWT(g *Grant, signer *jwsSigner, shape *tokenShape, src 
 	}
 	payload = append(payload, '}')
 	*pp = payload
-	token, serr := signer.Sign(payload)
+	token, serr := signer.Sign(ctx, payload)
 	if serr != nil {
 		return "", "", serverError("cannot sign", serr)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -15,6 +16,8 @@ import (
 	"hash"
 	"sync"
 	"unsafe"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 var b64 = base64.RawURLEncoding
@@ -33,10 +36,11 @@ const mintedHeader = "deputy"
 // with go-jose (tests do so for every algorithm); only signing, where deputy
 // chooses every input, is done here.
 type jwsSigner struct {
-	kid    string                             // the header's kid, for Event.KeyID
-	prefix []byte                             // base64url(header) "."
-	sigLen int                                // signature size in bytes
-	sign   func(input []byte) ([]byte, error) // signature over header.payload
+	kid    string // the header's kid, for Event.KeyID
+	prefix []byte // base64url(header) "."
+	sigLen int    // signature size in bytes
+	// sign returns the signature over header.payload.
+	sign func(ctx context.Context, input []byte) ([]byte, error)
 }
 
 // newJWSSigner prepares a signer for alg with key, whose header names kid
@@ -55,6 +59,9 @@ func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
 	if !ok && alg != "EdDSA" {
 		return nil, fmt.Errorf("engine: cannot sign with %q", alg)
 	}
+	if o, ok := key.(jose.OpaqueSigner); ok {
+		return opaqueJWSSigner(s, alg, o)
+	}
 	mismatch := fmt.Errorf("engine: key of type %T cannot sign %s", key, alg)
 	switch alg[:2] {
 	case "HS":
@@ -64,7 +71,7 @@ func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
 		}
 		pool := &sync.Pool{New: func() any { return hmac.New(h.New, secret) }}
 		s.sigLen = h.Size()
-		s.sign = func(in []byte) ([]byte, error) {
+		s.sign = func(_ context.Context, in []byte) ([]byte, error) {
 			m := pool.Get().(hash.Hash)
 			m.Reset()
 			m.Write(in)
@@ -79,7 +86,7 @@ func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
 		}
 		s.sigLen = k.Size()
 		pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
-		s.sign = func(in []byte) ([]byte, error) {
+		s.sign = func(_ context.Context, in []byte) ([]byte, error) {
 			d := digest(h, in)
 			if alg[0] == 'P' {
 				return rsa.SignPSS(rand.Reader, k, h, d, pss)
@@ -93,7 +100,7 @@ func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
 		}
 		size := (ecBits[alg] + 7) / 8
 		s.sigLen = 2 * size
-		s.sign = func(in []byte) ([]byte, error) {
+		s.sign = func(_ context.Context, in []byte) ([]byte, error) {
 			r, ss, err := ecdsa.Sign(rand.Reader, k, digest(h, in))
 			if err != nil {
 				return nil, err
@@ -110,7 +117,7 @@ func newJWSSigner(alg, kid, typ string, key any) (*jwsSigner, error) {
 			return nil, mismatch
 		}
 		s.sigLen = ed25519.SignatureSize
-		s.sign = func(in []byte) ([]byte, error) { return ed25519.Sign(k, in), nil }
+		s.sign = func(_ context.Context, in []byte) ([]byte, error) { return ed25519.Sign(k, in), nil }
 	default:
 		return nil, errors.New("engine: unknown algorithm family")
 	}
@@ -141,13 +148,14 @@ func digest(h crypto.Hash, in []byte) []byte {
 	}
 }
 
-// Sign returns the compact JWS of payload.
-func (s *jwsSigner) Sign(payload []byte) (string, error) {
+// Sign returns the compact JWS of payload. ctx reaches a signer outside
+// the process (see opaqueJWSSigner).
+func (s *jwsSigner) Sign(ctx context.Context, payload []byte) (string, error) {
 	n := len(s.prefix) + b64.EncodedLen(len(payload))
 	buf := make([]byte, n, n+1+b64.EncodedLen(s.sigLen))
 	copy(buf, s.prefix)
 	b64.Encode(buf[len(s.prefix):], payload)
-	sig, err := s.sign(buf)
+	sig, err := s.sign(ctx, buf)
 	if err != nil {
 		return "", err
 	}

@@ -133,7 +133,10 @@ var ErrInvalidKey = errors.New("store: invalid key")
 // ValidateKey refuses a key a KeyStore must not hold: no kid; no alg or one
 // that is not asymmetric; a key whose type contradicts its alg; an invalid
 // key; RSA under 2048 bits or with a public exponent other than 65537.
-// Symmetric keys are refused: HMAC secrets belong to clients.
+// Symmetric keys are refused: HMAC secrets belong to clients. A
+// jose.OpaqueSigner (a key outside the process, see package signer) is
+// checked through the public key it reports, which must be valid, fit the
+// alg and agree with k's kid and alg; the signer must list the alg.
 func ValidateKey(k *jose.JSONWebKey) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w %q: "+format, append([]any{ErrInvalidKey, k.KeyID}, a...)...)
@@ -143,6 +146,25 @@ func ValidateKey(k *jose.JSONWebKey) error {
 	}
 	if !IsAsymmetric(k.Algorithm) {
 		return bad("algorithm %q is not a supported asymmetric algorithm", k.Algorithm)
+	}
+	if o, ok := k.Key.(jose.OpaqueSigner); ok {
+		// A signer outside the process: what can be checked is the public
+		// half it reports, which is what verifiers will get.
+		pub := o.Public()
+		switch {
+		case pub == nil || !pub.IsPublic() || !pub.Valid():
+			return bad("opaque signer has no valid public key")
+		case pub.KeyID != "" && pub.KeyID != k.KeyID:
+			return bad("opaque signer's public key has kid %q", pub.KeyID)
+		case pub.Algorithm != "" && pub.Algorithm != k.Algorithm:
+			return bad("opaque signer's public key has alg %q", pub.Algorithm)
+		case !slices.Contains(o.Algs(), jose.SignatureAlgorithm(k.Algorithm)):
+			return bad("opaque signer cannot sign %s", k.Algorithm)
+		}
+		if err := checkKeyType(pub.Key, k.Algorithm); err != nil {
+			return bad("%v", err)
+		}
+		return nil
 	}
 	if !k.Valid() {
 		return bad("not a valid key")

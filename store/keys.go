@@ -8,11 +8,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // curves maps each ES* algorithm to its curve (RFC 7518 §3.4).
 var curves = map[string]elliptic.Curve{
 	"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521(),
+}
+
+// PublicKey returns the public half of k, as k.Public() does, and also for
+// a key whose Key is a jose.OpaqueSigner (k.Public() gives an empty key
+// for those): its reported public key, with k's kid, alg and use. Stores
+// publish this half.
+func PublicKey(k *jose.JSONWebKey) jose.JSONWebKey {
+	o, ok := k.Key.(jose.OpaqueSigner)
+	if !ok {
+		return k.Public()
+	}
+	pub := *k
+	pub.Key = nil
+	if p := o.Public(); p != nil && p.IsPublic() {
+		pub.Key = p.Key
+	}
+	return pub
 }
 
 func checkKeyType(key any, alg string) error {

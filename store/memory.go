@@ -328,7 +328,7 @@ func (m *Memory) StageKey(k Key) error {
 	if !k.SignUntil.IsZero() && !k.SignFrom.IsZero() && !k.SignFrom.Before(k.SignUntil) {
 		return fmt.Errorf("%w %q: signing window ends before it starts", ErrInvalidKey, k.KeyID)
 	}
-	mk := memKey{public: k.Public(), from: k.SignFrom, until: k.SignUntil}
+	mk := memKey{public: PublicKey(&k.JSONWebKey), from: k.SignFrom, until: k.SignUntil}
 	if !k.IsPublic() {
 		priv := k.JSONWebKey
 		mk.private = &priv

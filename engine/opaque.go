@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// contextSigner is a jose.OpaqueSigner that also takes the exchange's
+// context, as signer.Opaque does: a remote call can then be cancelled
+// with the request and traced under it.
+type contextSigner interface {
+	SignPayloadContext(ctx context.Context, payload []byte, alg jose.SignatureAlgorithm) ([]byte, error)
+}
+
+// errSignatureSize is the cause when an opaque signer's answer is not a
+// JWS signature of its algorithm's size, e.g. an ECDSA signature left in
+// ASN.1 DER.
+var errSignatureSize = errors.New("engine: opaque signer returned a signature of the wrong size")
+
+// opaqueJWSSigner completes s for a key held by a signer outside the
+// process. The public key it reports must fit alg as a private key would
+// (RSA of 2048 bits or more, the curve of an ES algorithm, Ed25519 for
+// EdDSA), and every signature must have the size alg's signatures have.
+func opaqueJWSSigner(s *jwsSigner, alg string, o jose.OpaqueSigner) (*jwsSigner, error) {
+	a := jose.SignatureAlgorithm(alg)
+	if !slices.Contains(o.Algs(), a) {
+		return nil, fmt.Errorf("engine: opaque signer cannot sign %s", alg)
+	}
+	pub := o.Public()
+	if pub == nil {
+		return nil, errors.New("engine: opaque signer has no public key")
+	}
+	mismatch := fmt.Errorf("engine: opaque signer's key of type %T cannot sign %s", pub.Key, alg)
+	switch k := pub.Key.(type) {
+	case *rsa.PublicKey:
+		if alg[:2] != "RS" && alg[:2] != "PS" || k.N == nil || k.N.BitLen() < 2048 {
+			return nil, mismatch
+		}
+		s.sigLen = k.Size()
+	case *ecdsa.PublicKey:
+		if k.Curve == nil || k.Curve.Params().BitSize != ecBits[alg] {
+			return nil, mismatch
+		}
+		s.sigLen = 2 * ((ecBits[alg] + 7) / 8)
+	case ed25519.PublicKey:
+		if alg != "EdDSA" {
+			return nil, mismatch
+		}
+		s.sigLen = ed25519.SignatureSize
+	default:
+		return nil, mismatch
+	}
+	cs, _ := o.(contextSigner)
+	s.sign = func(ctx context.Context, in []byte) ([]byte, error) {
+		var (
+			sig []byte
+			err error
+		)
+		if cs != nil {
+			sig, err = cs.SignPayloadContext(ctx, in, a)
+		} else {
+			sig, err = o.SignPayload(in, a)
+		}
+		switch {
+		case err != nil:
+			return nil, err
+		case len(sig) != s.sigLen:
+			return nil, errSignatureSize
+		}
+		return sig, nil
+	}
+	return s, nil
+}
+
+// sameOpaque reports whether a and b are the same opaque signer: equal
+// interface values of a comparable type (a pointer, in practice). Values
+// of a type that cannot be compared are never the same, so a signer held
+// by value is prepared on every exchange rather than compared with a
+// panic.
+func sameOpaque(a jose.OpaqueSigner, b any) bool {
+	o, ok := b.(jose.OpaqueSigner)
+	return ok && reflect.TypeOf(a) == reflect.TypeOf(o) && reflect.TypeOf(a).Comparable() && a == o
+}
