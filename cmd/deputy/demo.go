@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -66,15 +67,21 @@ func demoConfig(issuer string) (*fileConfig, error) {
 		rand.Read(b)
 		return secretConfig{ID: client + "-" + suffix, Value: "base64url:" + base64.RawURLEncoding.EncodeToString(b)}
 	}
+	refreshToken := newRefreshToken()
+	profile, err := json.Marshal(demoClaims)
+	if err != nil {
+		return nil, err
+	}
 	sources := []string{demoApp, demoRSApp}
 	// The apps may use both grants; demo-api, as the middle service of a
 	// chain, may exchange the access tokens it receives for demo-ed-api.
 	grants := []string{engine.GrantTypeJWTBearer, engine.GrantTypeTokenExchange}
 	return &fileConfig{
-		Issuer:    issuer,
-		Lifetime:  "10h",
-		ClockSkew: "30s",
-		Keys:      keys,
+		demoRefreshToken: refreshToken,
+		Issuer:           issuer,
+		Lifetime:         "10h",
+		ClockSkew:        "30s",
+		Keys:             keys,
 		Clients: clientList{
 			{ID: demoApp, Name: "Demo app (HS256 source)", SigningAlg: "HS256", Grants: grants,
 				AllowedSources: []string{demoApp}, Secrets: secretList{secret(demoApp)}},
@@ -92,6 +99,13 @@ func demoConfig(issuer string) (*fileConfig, error) {
 				AllowedSources: []string{demoApp},
 				APITypes:       map[string]json.RawMessage{"firebase": fbSettings}, DefaultAPIType: "firebase"},
 		},
+		// The demo user's profile and a refresh token of demo-app's for
+		// them, kept by its hash.
+		Profiles: profileList{{Subject: demoSubject, Claims: profile}},
+		RefreshGrants: grantList{{
+			TokenSHA256: tokenHashHex(refreshToken), ClientID: demoApp, Subject: demoSubject,
+			Scope: "openid profile email",
+		}},
 	}, nil
 }
 
@@ -112,6 +126,20 @@ func demoFirebaseSettings() (json.RawMessage, error) {
 		PrivateKey   string `json:"private_key"`
 		ClientEmail  string `json:"client_email"`
 	}{randomHex(20), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), demoFBEmail})
+}
+
+// newRefreshToken returns a fresh refresh token: 32 random bytes,
+// base64url (43 characters).
+func newRefreshToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// tokenHashHex is a refresh token's token_sha256.
+func tokenHashHex(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
 }
 
 func randomHex(n int) string {
@@ -149,17 +177,21 @@ func runDemoConfig(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	stdout.Write(append(b, '\n'))
+	// The config keeps the refresh token's hash only; this is its one
+	// showing, on stderr so that the redirected config stays JSON.
+	fmt.Fprintf(stderr, "deputy demo-config: refresh token of %s for %s (refresh_grants[0], kept by its hash): %s\n", demoApp, demoSubject, fc.demoRefreshToken)
 	return exitOK
 }
 
 // delegationBody is the seed's JSON request body, fields in its order.
 type delegationBody struct {
-	ClientID  string `json:"client_id"`
-	GrantType string `json:"grant_type"`
-	IDToken   string `json:"id_token"`
-	Target    string `json:"target"`
-	Scope     string `json:"scope"`
-	APIType   string `json:"api_type"`
+	ClientID     string `json:"client_id"`
+	GrantType    string `json:"grant_type"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Target       string `json:"target"`
+	Scope        string `json:"scope"`
+	APIType      string `json:"api_type"`
 }
 
 // printDemo tells the user what the demo world holds and prints a curl
@@ -205,6 +237,13 @@ func printDemo(w io.Writer, baseURL string, fc *fileConfig, idToken, caFile stri
 	fmt.Fprintf(w, "deputy: or get a Firebase custom token for the same user (Auth0's firebase add-on), for signInWithCustomToken:\n")
 	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/json' --data %s\n",
 		cacert, shellQuote(baseURL+pathDelegation), shellQuote(string(fbBody)))
+	rtBody, _ := json.Marshal(delegationBody{
+		ClientID: demoApp, GrantType: engine.GrantTypeJWTBearer, RefreshToken: fc.demoRefreshToken,
+		Target: demoAPI, Scope: "openid profile email", APIType: "app",
+	})
+	fmt.Fprintf(w, "deputy: or delegate with %s's refresh token for %s, made at start (its claims come from the demo profile):\n", demoApp, demoSubject)
+	fmt.Fprintf(w, "curl --request POST%s --url %s --header 'content-type: application/json' --data %s\n",
+		cacert, shellQuote(baseURL+pathDelegation), shellQuote(string(rtBody)))
 	fmt.Fprintf(w, "deputy: metadata (RFC 8414): %s%s\n", baseURL, pathASMetadata)
 }
 
