@@ -3,12 +3,14 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deputyauth/deputy/store"
 	"github.com/deputyauth/deputy/store/postgres"
 	"github.com/deputyauth/deputy/store/postgres/pgtest"
 )
@@ -75,4 +77,18 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.
 		time.Sleep(time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// checkCtxErr checks that err wraps want (a context error) and is not a
+// miss.
+func checkCtxErr(t testing.TB, call string, err, want error) {
+	t.Helper()
+	switch {
+	case err == nil:
+		t.Errorf("%s: no error, want one wrapping %v", call, want)
+	case errors.Is(err, store.ErrNotFound):
+		t.Errorf("%s: error %q wraps store.ErrNotFound", call, err)
+	case !errors.Is(err, want):
+		t.Errorf("%s: error %q does not wrap %v", call, err, want)
+	}
 }

@@ -264,6 +264,7 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	down  bool
+	gate  chan struct{} // closed while traffic flows
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
@@ -288,7 +289,9 @@ func NewProxy(t testing.TB, dsn string) (*Proxy, string) {
 		l:      l,
 		target: func() (net.Conn, error) { return net.DialTimeout(network, addr, 5*time.Second) },
 		conns:  make(map[net.Conn]struct{}),
+		gate:   make(chan struct{}),
 	}
+	close(p.gate)
 	p.wg.Go(p.serve)
 	t.Cleanup(p.close)
 	out, err := withHostPort(dsn, "127.0.0.1", l.Addr().(*net.TCPAddr).Port)
@@ -309,16 +312,48 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore lets connections through again.
+// Stall stops forwarding bytes, leaving connections open, until Restore:
+// to a client, the database hangs.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+		p.gate = make(chan struct{})
+	default: // already stalled
+	}
+}
+
+// Restore ends a Cut or a Stall: traffic flows and connections are
+// accepted again.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.down = false
-	p.mu.Unlock()
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+}
+
+// flowing returns a channel closed once traffic may flow.
+func (p *Proxy) flowing() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.gate
 }
 
 func (p *Proxy) close() {
 	p.l.Close()
 	p.Cut()
+	p.mu.Lock()
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+	p.mu.Unlock()
 	p.wg.Wait()
 }
 
@@ -373,6 +408,7 @@ func (p *Proxy) pipe(c net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := src.Read(buf)
+			<-p.flowing()
 			if n > 0 {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					break
