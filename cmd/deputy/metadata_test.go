@@ -224,7 +224,7 @@ func TestMetadataAlgorithms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"EdDSA", "HS256"}, doc.IDTokenSigningAlgs); diff != "" {
+	if diff := cmp.Diff([]string{"EdDSA", "HS256"}, doc.IDTokenSigningAlgValuesSupported); diff != "" {
 		t.Errorf("algorithms (-want +got):\n%s", diff)
 	}
 }

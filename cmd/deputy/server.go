@@ -12,10 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-jose/go-jose/v4"
-
 	"github.com/deputyauth/deputy/engine"
-	"github.com/deputyauth/deputy/store"
+	"github.com/deputyauth/deputy/oauthhttp"
 )
 
 // serverConfig is everything newServer needs: a checked configuration plus
@@ -32,7 +30,6 @@ type serverConfig struct {
 // state; Handler is safe for concurrent use.
 type server struct {
 	x       *engine.Exchanger
-	keys    store.KeyStore
 	log     *slog.Logger
 	cors    map[string]bool // allowed origins; empty: no CORS headers at all
 	limiter *limiter        // nil: no rate limit
@@ -42,16 +39,10 @@ type server struct {
 
 // Paths served.
 const (
-	pathDelegation = "/delegation"
-	pathToken      = "/oauth/token"
-	pathJWKS       = "/.well-known/jwks.json"
+	pathDelegation = oauthhttp.PathDelegation
+	pathToken      = oauthhttp.PathToken
+	pathJWKS       = oauthhttp.PathJWKS
 	pathHealth     = "/healthz"
-)
-
-// Grant types each token endpoint serves.
-var (
-	delegationGrants = []string{engine.GrantTypeJWTBearer}
-	tokenGrants      = []string{engine.GrantTypeJWTBearer, engine.GrantTypeTokenExchange}
 )
 
 // newServer builds the engine from cfg and the handler around it.
@@ -89,7 +80,6 @@ func newServer(cfg serverConfig) (*server, error) {
 	}
 	s := &server{
 		x:    x,
-		keys: cfg.Store,
 		log:  logger,
 		cors: make(map[string]bool),
 		now:  now,
@@ -105,19 +95,35 @@ func newServer(cfg serverConfig) (*server, error) {
 	// (auth0-js) and serves delegation only; RFC 6749's token endpoint
 	// takes form bodies only, with optional HTTP Basic client
 	// authentication (§2.3.1), and serves both grants.
-	mux.Handle(pathDelegation, s.tokenEndpoint(endpoint{json: true, grants: delegationGrants}))
-	mux.Handle(pathToken, s.tokenEndpoint(endpoint{basicAuth: true, grants: tokenGrants}))
-	mux.HandleFunc(pathJWKS, s.serveJWKS)
+	for path, opts := range map[string]oauthhttp.TokenOptions{
+		pathDelegation: oauthhttp.Delegation(),
+		pathToken:      oauthhttp.Token(),
+	} {
+		h, err := oauthhttp.NewTokenHandler(x, s.tokenOptions(opts))
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle(path, h)
+	}
+	jwks, err := oauthhttp.NewJWKSHandler(cfg.Store, oauthhttp.JWKSOptions{
+		OnError: func(r *http.Request, err error) {
+			s.log.ErrorContext(r.Context(), "deputy: key store failed", "error", err.Error())
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(pathJWKS, jwks)
 	if doc, err := newMetadata(&cfg.hostConfig); err != nil {
 		// Not fatal: the token endpoints work without it.
 		logger.Warn("deputy: no authorization server metadata: "+err.Error(), "issuer", cfg.Issuer)
 	} else {
-		h, err := metadataHandler(doc)
+		h, err := oauthhttp.NewMetadataHandler(*doc, oauthhttp.MetadataOptions{})
 		if err != nil {
 			return nil, err
 		}
-		mux.HandleFunc(pathASMetadata, h)
-		mux.HandleFunc(pathOIDCMetadata, h)
+		mux.Handle(pathASMetadata, h)
+		mux.Handle(pathOIDCMetadata, h)
 	}
 	mux.HandleFunc(pathHealth, serveHealth)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -357,39 +363,6 @@ func (s *server) withCORS(next http.Handler) http.Handler {
 	})
 }
 
-// serveJWKS publishes the public halves of the key store's keys.
-func (s *server) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, &engine.Error{Code: engine.CodeInvalidRequest, Description: "method not allowed; use GET"})
-		return
-	}
-	keys, err := s.keys.VerificationKeys(r.Context(), "")
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.ErrorContext(r.Context(), "deputy: key store failed", "error", err.Error())
-		writeError(w, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "key store failed"})
-		return
-	}
-	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
-	for _, k := range keys {
-		// The KeyStore contract promises public halves; taking Public()
-		// again costs nothing and keeps a faulty store from leaking.
-		if pub := k.Public(); pub.Valid() {
-			set.Keys = append(set.Keys, pub)
-		}
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "cannot encode keys"})
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "public, max-age=300")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.Write(b)
-}
-
 // serveHealth answers liveness probes.
 func serveHealth(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -402,12 +375,12 @@ func serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// writeJSON writes a token endpoint answer: never cached (RFC 6749 §5.1).
+// writeJSON writes v as a JSON answer that is never cached.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b, _ = json.Marshal(&engine.Error{Code: engine.CodeServerError, Description: "cannot encode response"})
+		writeError(w, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "cannot encode response"})
+		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -419,8 +392,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b)
 }
 
-// writeError writes an RFC 6749 §5.2 error body. The engine's Error
-// marshals to {"error","error_description"} without its cause.
+// writeError writes an RFC 6749 §5.2 error body with status.
 func writeError(w http.ResponseWriter, status int, e *engine.Error) {
-	writeJSON(w, status, e)
+	oauthhttp.WriteError(w, &oauthhttp.StatusError{Status: status, Err: e})
 }
