@@ -100,6 +100,24 @@ type Config struct {
 	//
 	// Anything else it changes in g is ignored. nil means no policy.
 	Policy func(ctx context.Context, g *Grant) error
+	// ClientAuth, when set, decides whether the credentials a request
+	// presents (client_secret, client_assertion, or a TLS client
+	// certificate the host put in the context) authenticate the
+	// requester; see ClientAuthenticator and package clientauth. The
+	// engine still loads the requester (unknown or disabled:
+	// invalid_client), refuses a request presenting both a secret and an
+	// assertion, or one without the other of client_assertion and
+	// client_assertion_type (invalid_request), caps an assertion at
+	// MaxTokenSize (invalid_client), and checks Grants afterwards. With
+	// ClientAuth set, Client.Confidential is the authenticator's to
+	// enforce. (ParseRequest and ParseJSON take a missing client_id
+	// from a JWT client assertion's sub, unverified, only to pick the
+	// client the authenticator then verifies it against.)
+	//
+	// nil means the engine's own check (PlaintextSecrets): a client_secret
+	// must match an unexpired secret of the client, a Confidential client
+	// must send one, and a client_assertion is refused (invalid_client).
+	ClientAuth ClientAuthenticator
 	// Now returns the current time. nil means time.Now.
 	Now func() time.Time
 	// OnExchange, when set, receives one Event per Exchange call, after it

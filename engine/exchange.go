@@ -325,11 +325,13 @@ func checkDelegationRequest(x *Exchanger, req *Request) *Error {
 
 // Authenticate runs the requester steps of Exchange alone, without
 // looking at any token: the grant type is known, and req's client is
-// registered, enabled, authenticated by its secret when it gave one or must
-// give one, and allowed the grant type. It returns nil or the *Error that
-// Exchange would answer at that step. Hosts use it to decide whether a
-// caller has shown itself to be a usable requester, for example before
-// giving it a rate-limit bucket of its own; Exchange repeats the checks.
+// registered, enabled, authenticated (by its secret when it gave one or
+// must give one, or by Config.ClientAuth, which sees CheckOnly(ctx) true
+// and consumes nothing single-use), and allowed the grant type. It
+// returns nil or the *Error that Exchange would answer at that step.
+// Hosts use it to decide whether a caller has shown itself to be a usable
+// requester, for example before giving it a rate-limit bucket of its own;
+// Exchange repeats the checks.
 func (x *Exchanger) Authenticate(ctx context.Context, req *Request) error {
 	if req == nil {
 		return invalidRequest("no request", nil)
@@ -337,6 +339,7 @@ func (x *Exchanger) Authenticate(ctx context.Context, req *Request) error {
 	if dialects[req.GrantType] == nil {
 		return newError(CodeUnsupportedGrantType, "grant_type not supported", nil)
 	}
+	ctx = context.WithValue(ctx, checkOnlyKey{}, true)
 	if _, err := x.authenticate(ctx, req, x.cfg.Now()); err != nil {
 		return err
 	}
@@ -353,6 +356,12 @@ var errNoSuchClient = fmt.Errorf("engine: no such client: %w", store.ErrNotFound
 // the grant type. Unknown, disabled and wrongly authenticated clients get
 // one answer.
 func (x *Exchanger) authenticate(ctx context.Context, req *Request, now time.Time) (*store.Client, *Error) {
+	if err := checkCredentialShape(req); err != nil {
+		return nil, err
+	}
+	if len(req.ClientAssertion) > x.cfg.MaxTokenSize {
+		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("client assertion too large")
+	}
 	c, err := x.cfg.Clients.Client(ctx, req.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -362,12 +371,19 @@ func (x *Exchanger) authenticate(ctx context.Context, req *Request, now time.Tim
 	case c.Disabled:
 		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester disabled")
 	}
-	if req.ClientSecret != "" {
-		if !secretMatches(c, req.ClientSecret, now) {
-			return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester secret mismatch")
+	if x.cfg.ClientAuth != nil {
+		if err := x.authenticateWith(ctx, c, req); err != nil {
+			return nil, err
 		}
-	} else if c.Confidential {
-		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester secret missing (confidential client)")
+	} else if err := plaintextAuth(c, req, now); err != nil {
+		reason := "requester secret mismatch"
+		switch err {
+		case errSecretMissing:
+			reason = "requester secret missing (confidential client)"
+		case errAssertionRefused:
+			reason = "client assertion without ClientAuth"
+		}
+		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because(reason)
 	}
 	if !slices.Contains(c.Grants, req.GrantType) {
 		return nil, newError(CodeUnauthorizedClient, "client may not use this grant type", nil)

@@ -86,6 +86,7 @@ func grantCopy(g *Grant) *Grant {
 	cp.Settings = append([]byte(nil), g.Settings...)
 	req := *g.Request
 	req.ClientSecret, req.IDToken, req.RefreshToken, req.SubjectToken, req.ActorToken = "", "", "", "", ""
+	req.ClientAssertion = ""
 	req.Audience = append([]string(nil), req.Audience...)
 	req.Resource = append([]string(nil), req.Resource...)
 	req.Extra = maps.Clone(req.Extra)

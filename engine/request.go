@@ -29,6 +29,11 @@ type Request struct {
 	GrantType    string
 	ClientID     string
 	ClientSecret string
+	// ClientAssertion and ClientAssertionType are RFC 7521 §4.2's
+	// client_assertion and client_assertion_type, for a
+	// Config.ClientAuth that verifies them (private_key_jwt: RFC 7523).
+	ClientAssertion     string
+	ClientAssertionType string
 
 	// Delegation dialect.
 	IDToken      string
@@ -76,6 +81,8 @@ var fields = []field{
 	{name: "grant_type", str: func(r *Request) *string { return &r.GrantType }},
 	{name: "client_id", str: func(r *Request) *string { return &r.ClientID }},
 	{name: "client_secret", str: func(r *Request) *string { return &r.ClientSecret }},
+	{name: "client_assertion", str: func(r *Request) *string { return &r.ClientAssertion }},
+	{name: "client_assertion_type", str: func(r *Request) *string { return &r.ClientAssertionType }},
 	{name: "id_token", str: func(r *Request) *string { return &r.IDToken }},
 	{name: "refresh_token", str: func(r *Request) *string { return &r.RefreshToken }},
 	{name: "target", str: func(r *Request) *string { return &r.Target }},
@@ -103,8 +110,10 @@ var fieldByName = func() map[string]*field {
 // more than once is invalid_request (RFC 6749 §3.1), except audience and
 // resource, which RFC 8693 lets repeat (up to MaxListValues times). More
 // than MaxParameters parameters are invalid_request. A parameter sent empty
-// counts as not sent. Unknown parameters are kept in Extra. Errors are
-// *Error.
+// counts as not sent. Unknown parameters are kept in Extra. Without
+// client_id, a JWT client assertion's sub names the client (RFC 7521
+// §4.2), unverified: Config.ClientAuth verifies the assertion against
+// that client. Errors are *Error.
 func ParseRequest(form url.Values) (*Request, error) {
 	r := &Request{}
 	if len(form) > MaxParameters {
@@ -145,6 +154,7 @@ func ParseRequest(form url.Values) (*Request, error) {
 			*f.str(r) = vals[0]
 		}
 	}
+	r.fillAssertedClientID()
 	return r, nil
 }
 
@@ -214,6 +224,7 @@ func ParseJSON(body []byte) (*Request, error) {
 			*f.str(r) = s
 		}
 	}
+	r.fillAssertedClientID()
 	return r, nil
 }
 
