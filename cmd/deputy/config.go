@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/deputyauth/deputy/claims"
 	"github.com/deputyauth/deputy/engine"
 	"github.com/deputyauth/deputy/scope"
 	"github.com/deputyauth/deputy/store"
@@ -30,6 +33,19 @@ import (
 type fileConfig struct {
 	// Issuer is the iss of accepted and minted tokens. Required.
 	Issuer string `json:"issuer"`
+	// Store names a shared PostgreSQL store holding the clients, keys,
+	// refresh grants, profiles and replay cache, so that several servers
+	// form one service: a postgres:// URL, or env:NAME or file:PATH holding
+	// the DSN. With it, the file holds none of those records.
+	Store string `json:"store,omitempty"`
+	// EncryptionKeys names the store's encryption keys, "env:NAME" or
+	// "file:PATH" (id:base64key lines, the first active); empty means
+	// --encryption-key-file or $DEPUTY_ENCRYPTION_KEYS.
+	EncryptionKeys string `json:"encryption_keys,omitempty"`
+	// StoreCacheTTL bounds how long a server serves clients and keys from
+	// its cache when a change notification is lost ("5s"); empty means
+	// the store's default.
+	StoreCacheTTL string `json:"store_cache_ttl,omitempty"`
 	// Lifetime of minted tokens when the target sets none, a Go duration
 	// in whole seconds ("10h"). Empty means the engine default, 36000s.
 	Lifetime string `json:"lifetime,omitempty"`
@@ -54,6 +70,44 @@ type fileConfig struct {
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 	// RateLimit is a per-(IP, client) limit such as "10/m"; empty means none.
 	RateLimit string `json:"rate_limit,omitempty"`
+	// TrustedProxies are the CIDRs (or IPs) of reverse proxies whose
+	// client address header is believed; empty: the TCP peer is the client.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
+	// ClientIPHeader is the header trusted proxies set: "X-Forwarded-For"
+	// (empty means this) or "Forwarded" (RFC 7239).
+	ClientIPHeader string `json:"client_ip_header,omitempty"`
+	// Profiles are the users' claims by subject, for refresh-token
+	// delegation: {"auth0|123": {"name": "…", "email": "…"}}.
+	Profiles profileList `json:"profiles,omitempty"`
+	// RefreshGrants are the refresh tokens the server accepts as a source.
+	RefreshGrants grantList `json:"refresh_grants,omitempty"`
+
+	// demoRefreshToken is the demo's refresh token, set by demoConfig
+	// only: the config holds its hash, and this is printed once.
+	demoRefreshToken string
+}
+
+// grantConfig is one refresh grant; see store.RefreshGrant. The token is
+// given as exactly one of Token, a reference "env:NAME" or "file:PATH" (the
+// file's one line), and TokenSHA256, the hex SHA-256 of the token, so that
+// the config never holds the token itself.
+type grantConfig struct {
+	Token       string `json:"token,omitempty"`
+	TokenSHA256 string `json:"token_sha256,omitempty"`
+	ClientID    string `json:"client_id"`
+	Subject     string `json:"subject"`
+	// Scope is space-separated, as OAuth sends it; it bounds every
+	// exchange of the token.
+	Scope string `json:"scope"`
+	// ExpiresAt is RFC 3339; empty means never.
+	ExpiresAt string `json:"expires_at,omitempty"`
+	Revoked   bool   `json:"revoked,omitempty"`
+}
+
+// profileConfig is one entry of the profiles object.
+type profileConfig struct {
+	Subject string
+	Claims  json.RawMessage
 }
 
 // clientConfig is one client in the config file; see store.Client.
@@ -89,7 +143,64 @@ type secretConfig struct {
 type (
 	clientList []clientConfig
 	secretList []secretConfig
+	grantList  []grantConfig
 )
+
+// profileList is the profiles object kept in document order, so that
+// problems are reported in order and a repeated subject is an error rather
+// than encoding/json's silent last-one-wins.
+type profileList []profileConfig
+
+func (l *grantList) UnmarshalJSON(data []byte) error {
+	return unmarshalList(data, (*[]grantConfig)(l), "refresh_grants")
+}
+
+func (l *profileList) UnmarshalJSON(data []byte) error {
+	const path = "profiles"
+	// encoding/json has checked the syntax before calling us.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, _ := dec.Token(); t != json.Delim('{') {
+		return &fieldError{path: path, msg: "must be an object of subject → claims"}
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return &fieldError{path: path, msg: err.Error()}
+		}
+		sub, _ := t.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return &fieldError{path: path, msg: err.Error()}
+		}
+		if seen[sub] {
+			return &fieldError{path: fmt.Sprintf("%s[%q]", path, sub), msg: "repeated"}
+		}
+		seen[sub] = true
+		*l = append(*l, profileConfig{Subject: sub, Claims: raw})
+	}
+	return nil
+}
+
+// MarshalJSON writes the profiles back as one object, for demo-config.
+func (l profileList) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, p := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(p.Claims)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
 
 func (l *clientList) UnmarshalJSON(data []byte) error {
 	return unmarshalList(data, (*[]clientConfig)(l), "clients")
@@ -106,7 +217,9 @@ func unmarshalList[T any](data []byte, out *[]T, name string) error {
 	}
 	*out = make([]T, len(raws))
 	for i, raw := range raws {
-		if err := strictUnmarshal(raw, &(*out)[i], fmt.Sprintf("%s[%d]", name, i)); err != nil {
+		// Unknown fields are left to unknownFields, which decodeConfig
+		// runs over the whole document, so that they stop nothing.
+		if err := decodeJSON(raw, &(*out)[i], fmt.Sprintf("%s[%d]", name, i), false); err != nil {
 			return err
 		}
 	}
@@ -157,8 +270,15 @@ func joinPath(a, b string) string {
 // strictUnmarshal decodes one JSON value into v, refusing unknown fields and
 // trailing data, and turns decoding errors into a *fieldError under path.
 func strictUnmarshal(data []byte, v any, path string) error {
+	return decodeJSON(data, v, path, true)
+}
+
+// decodeJSON is strictUnmarshal, refusing unknown fields only when strict.
+func decodeJSON(data []byte, v any, path string, strict bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
@@ -219,16 +339,30 @@ func position(data []byte, off int64) (line, col int) {
 	return line, col
 }
 
+// hostStore is every store the host reads: a *store.Memory built from a
+// config file or the demo, or a shared PostgreSQL store (see store.go).
+type hostStore interface {
+	store.ClientStore
+	store.KeyStore
+	store.RefreshTokenStore
+	store.ProfileStore
+	store.ReplayCache
+}
+
 // hostConfig is a checked configuration: everything serve and token need.
 type hostConfig struct {
 	Issuer      string
-	Store       *store.Memory // clients and keys; also the replay cache when Replay
+	Store       hostStore     // clients, keys, refresh grants, profiles; also the replay cache when Replay
 	Lifetime    time.Duration // 0: engine default
 	ClockSkew   time.Duration
 	Replay      bool
 	CORSOrigins []string // normalised origins
 	RateLimit   rateLimit
-	SigningAlgs []string // algorithms of the enabled clients, sorted
+	Proxies     *proxyTrust // whose forwarded client address is believed
+	SigningAlgs []string    // algorithms of the enabled clients, sorted
+	// shared is set when the config names a shared store, which the
+	// caller opens (loadHost); Store is nil until then.
+	shared *sharedConfig
 }
 
 // loadConfigFile reads and checks a config file. Relative paths inside it
@@ -238,18 +372,53 @@ func loadConfigFile(path string) (*hostConfig, error) {
 	if err != nil {
 		return nil, configError{{msg: err.Error()}}
 	}
-	return parseConfig(data, filepath.Dir(path))
+	hc, err := parseConfig(data, filepath.Dir(path))
+	if err == nil && hc.shared != nil {
+		// Only serve opens a database.
+		return nil, configError{{path: "store", msg: "this command reads clients and keys from the file; with a shared store, use deputy serve and the admin commands"}}
+	}
+	return hc, err
 }
 
 // parseConfig decodes and checks a config document.
+// Unknown fields do not stop the checks: they are reported with every
+// other problem.
 func parseConfig(data []byte, baseDir string) (*hostConfig, error) {
-	var fc fileConfig
-	if err := strictUnmarshal(data, &fc, ""); err != nil {
+	fc, err := decodeConfig(data)
+	if fc == nil {
+		return nil, err
+	}
+	hc, berr := buildConfig(fc, baseDir)
+	if err == nil {
+		return hc, berr
+	}
+	errs, _ := err.(configError)
+	if more, ok := berr.(configError); ok {
+		errs = append(errs, more...)
+	}
+	return nil, errs
+}
+
+// decodeConfig decodes a config document without checking it. Unknown
+// fields, at any level, are all reported (a configError) and decoding
+// goes on without them: fc is then set as well as the error, so that the
+// caller can report the document's other problems too. Any other decoding
+// problem (syntax, a wrong type) stops there, with fc nil.
+func decodeConfig(data []byte) (fc *fileConfig, err error) {
+	var unknown configError
+	if json.Valid(data) {
+		unknown = unknownFields(data, reflect.TypeFor[fileConfig](), "")
+	}
+	var doc fileConfig
+	if err := decodeJSON(data, &doc, "", false); err != nil {
 		var fe *fieldError
 		errors.As(err, &fe)
-		return nil, configError{fe}
+		return nil, append(unknown, fe)
 	}
-	return buildConfig(&fc, baseDir)
+	if len(unknown) > 0 {
+		return &doc, unknown
+	}
+	return &doc, nil
 }
 
 // hmacMinimum is the shortest secret RFC 7518 §3.2 allows per algorithm;
@@ -266,7 +435,8 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 	bad := func(path, format string, a ...any) {
 		errs = append(errs, &fieldError{path: path, msg: fmt.Sprintf(format, a...)})
 	}
-	hc := &hostConfig{Issuer: fc.Issuer, Store: store.NewMemory(), Replay: fc.Replay}
+	mem := store.NewMemory()
+	hc := &hostConfig{Issuer: fc.Issuer, Store: mem, Replay: fc.Replay}
 	if strings.TrimSpace(fc.Issuer) == "" {
 		bad("issuer", "required")
 	} else if strings.TrimSpace(fc.Issuer) != fc.Issuer {
@@ -282,6 +452,7 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 	if hc.RateLimit, err = parseRateLimit(fc.RateLimit); err != nil {
 		bad("rate_limit", "%v", err)
 	}
+	hc.Proxies = newProxyTrust(fc.TrustedProxies, fc.ClientIPHeader, "trusted_proxies", "client_ip_header", bad)
 	for i, o := range fc.CORSOrigins {
 		n, err := parseOrigin(o)
 		if err != nil {
@@ -291,7 +462,19 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 		hc.CORSOrigins = append(hc.CORSOrigins, n)
 	}
 
-	keyAlgs := loadKeys(fc, baseDir, hc.Store, bad)
+	if fc.Store != "" || fc.EncryptionKeys != "" || fc.StoreCacheTTL != "" {
+		if fc.Store == "" {
+			bad("store", "required with encryption_keys and store_cache_ttl")
+		}
+		hc.shared = checkShared(fc, baseDir, bad)
+		hc.Store = nil
+		if len(errs) > 0 {
+			return nil, errs
+		}
+		return hc, nil
+	}
+
+	keyAlgs := loadKeys(fc, baseDir, mem, bad)
 
 	ids := make(map[string]int, len(fc.Clients))
 	for i, cc := range fc.Clients {
@@ -307,7 +490,7 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 		if !ok {
 			continue
 		}
-		if err := hc.Store.PutClient(*c); err != nil {
+		if err := mem.PutClient(*c); err != nil {
 			// Checks above name the field for everything we know of; this
 			// catches whatever store validation adds later.
 			bad(p, "%v", err)
@@ -317,10 +500,191 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 		}
 	}
 	slices.Sort(hc.SigningAlgs)
+
+	subjects := loadProfiles(fc.Profiles, mem, bad)
+	loadGrants(fc.RefreshGrants, baseDir, ids, subjects, mem, bad)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return hc, nil
+}
+
+// loadProfiles checks the profiles and puts them in st; it returns the
+// subjects that have one.
+func loadProfiles(ps profileList, st *store.Memory, bad func(path, format string, a ...any)) map[string]bool {
+	subjects := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		path := fmt.Sprintf("profiles[%q]", p.Subject)
+		subjects[p.Subject] = true
+		c, msgs := parseProfile(p.Subject, p.Claims)
+		for _, m := range msgs {
+			bad(joinPath(path, m.path), "%s", m.msg)
+		}
+		if len(msgs) == 0 {
+			st.PutProfile(p.Subject, c)
+		}
+	}
+	return subjects
+}
+
+// parseProfile decodes a profile's claims as the engine keeps claims
+// (numbers as json.Number) and refuses what the engine would never copy
+// into a token: a claim it owns. Paths in the errors are relative to the
+// profile. deputy profile put uses it too.
+func parseProfile(subject string, raw json.RawMessage) (claims.Set, []*fieldError) {
+	var errs []*fieldError
+	if strings.TrimSpace(subject) == "" {
+		errs = append(errs, &fieldError{msg: "the subject is empty"})
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var c claims.Set
+	if err := dec.Decode(&c); err != nil || c == nil {
+		return nil, append(errs, &fieldError{msg: "must be an object of claims, such as {\"name\": \"Ada\"}"})
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, append(errs, &fieldError{msg: "unexpected data after the JSON object"})
+	}
+	for _, name := range slices.Sorted(maps.Keys(c)) {
+		if claims.IsOwned(name) {
+			errs = append(errs, &fieldError{path: name, msg: "is a claim deputy sets itself, never taken from a profile"})
+		}
+	}
+	return c, errs
+}
+
+// minRefreshToken is the shortest refresh token accepted: it is a bearer
+// credential, and deputy grant issue makes 43-character ones.
+const minRefreshToken = 16
+
+// loadGrants checks the refresh grants and puts them in st.
+func loadGrants(gs grantList, baseDir string, clientIDs map[string]int, subjects map[string]bool, st *store.Memory, bad func(path, format string, a ...any)) {
+	hashes := make(map[[32]byte]int, len(gs))
+	for i, gc := range gs {
+		p := fmt.Sprintf("refresh_grants[%d]", i)
+		n := 0
+		fail := func(field, format string, a ...any) {
+			n++
+			bad(joinPath(p, field), format, a...)
+		}
+		hash, err := grantHash(gc, baseDir)
+		if err != nil {
+			var fe *fieldError
+			errors.As(err, &fe)
+			fail(fe.path, "%s", fe.msg)
+		} else if first, dup := hashes[hash]; dup {
+			fail("", "the same token as refresh_grants[%d]", first)
+		} else {
+			hashes[hash] = i
+		}
+		if _, known := clientIDs[gc.ClientID]; !known {
+			fail("client_id", "%q is not a configured client", gc.ClientID)
+		}
+		if gc.Subject == "" {
+			fail("subject", "required")
+		} else if !subjects[gc.Subject] {
+			fail("subject", "%q has no entry in profiles (the claims of its tokens come from there)", gc.Subject)
+		}
+		sc, err := parseScope(gc.Scope)
+		if err != nil {
+			fail("scope", "%v", err)
+		}
+		g := store.RefreshGrant{ClientID: gc.ClientID, Subject: gc.Subject, Scope: sc, Revoked: gc.Revoked}
+		if gc.ExpiresAt != "" {
+			if g.ExpiresAt, err = time.Parse(time.RFC3339, gc.ExpiresAt); err != nil {
+				fail("expires_at", "want an RFC 3339 time such as 2030-01-02T15:04:05Z")
+			}
+		}
+		if n == 0 {
+			st.PutRefreshGrant(hash, g)
+		}
+	}
+}
+
+// grantHash returns the SHA-256 of a grant's token from whichever of token
+// and token_sha256 it gives. Errors are *fieldError relative to the grant
+// and never contain the token.
+func grantHash(gc grantConfig, baseDir string) ([32]byte, error) {
+	var hash [32]byte
+	switch {
+	case gc.Token != "" && gc.TokenSHA256 != "":
+		return hash, &fieldError{path: "token", msg: "give token or token_sha256, not both"}
+	case gc.TokenSHA256 != "":
+		h, err := parseTokenHash(gc.TokenSHA256)
+		if err != nil {
+			return hash, &fieldError{path: "token_sha256", msg: err.Error()}
+		}
+		return h, nil
+	case gc.Token == "":
+		return hash, &fieldError{path: "token_sha256", msg: "required (or token as env:NAME or file:PATH)"}
+	}
+	tok, err := readToken(gc.Token, baseDir)
+	if err != nil {
+		return hash, &fieldError{path: "token", msg: err.Error()}
+	}
+	return sha256.Sum256([]byte(tok)), nil
+}
+
+// readToken reads a refresh token from "env:NAME" or "file:PATH"; a file's
+// trailing line break is dropped, as a token never holds one. A literal
+// token is refused: the config would then hold a bearer credential that
+// token_sha256 can stand for.
+func readToken(ref, baseDir string) (string, error) {
+	kind, _, _ := strings.Cut(ref, ":")
+	if kind != "env" && kind != "file" {
+		return "", errors.New(`must be "env:NAME" or "file:PATH"; to keep the grant in this file, give the token's token_sha256 instead`)
+	}
+	b, err := decodeSecret(ref, baseDir)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if err := checkToken(tok); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// checkToken refuses what cannot be a usable refresh token.
+func checkToken(tok string) error {
+	if len(tok) < minRefreshToken {
+		return fmt.Errorf("the token is %d bytes; at least %d expected", len(tok), minRefreshToken)
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] <= ' ' || tok[i] >= 0x7f {
+			return fmt.Errorf("the token holds a space, control or non-ASCII byte at offset %d", i)
+		}
+	}
+	return nil
+}
+
+// parseTokenHash parses the hex SHA-256 of a refresh token, as sha256sum
+// prints it.
+func parseTokenHash(s string) ([32]byte, error) {
+	var h [32]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(h) {
+		return h, errors.New("want 64 hex digits, the SHA-256 of the token (printf %s \"$TOKEN\" | sha256sum)")
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// parseScope splits a space-separated scope into known scope tokens.
+func parseScope(s string) ([]string, error) {
+	sc := strings.Fields(s)
+	if len(sc) == 0 {
+		return nil, errors.New("required: the space-separated scopes the grant allows (an empty scope allows nothing)")
+	}
+	for _, v := range sc {
+		if err := scope.ValidToken(v); err != nil {
+			return nil, fmt.Errorf("%q is not a valid scope token", v)
+		}
+		if _, known := scope.Standard[v]; !known {
+			return nil, fmt.Errorf("%q is not a known scope", v)
+		}
+	}
+	return sc, nil
 }
 
 // keyWindow is a key's signing window in the config file; see store.Key.

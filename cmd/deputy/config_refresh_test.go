@@ -47,7 +47,14 @@ func TestConfigRefreshGrantErrors(t *testing.T) {
 		{"profiles not an object", `"profiles": []`, []string{"config: profiles: must be an object of subject → claims"}},
 		{"repeated subject", `"profiles": {"u1": {}, "u1": {"name": "x"}}`, []string{`config: profiles["u1"]: repeated`}},
 		{"grants not an array", `"refresh_grants": {}`, []string{"config: refresh_grants: must be an array"}},
-		{"unknown grant field", `"refresh_grants": [{"tokn": "x"}]`, []string{`config: refresh_grants[0]: unknown field "tokn"`}},
+		{"unknown grant field", `"refresh_grants": [{"tokn": "x"}]`, []string{
+			// An unknown field no longer hides the entry's other problems.
+			`config: refresh_grants[0]: unknown field "tokn"`,
+			"config: refresh_grants[0].token_sha256: required (or token as env:NAME or file:PATH)",
+			`config: refresh_grants[0].client_id: "" is not a configured client`,
+			"config: refresh_grants[0].subject: required",
+			"config: refresh_grants[0].scope: required: the space-separated scopes the grant allows (an empty scope allows nothing)",
+		}},
 		{"everything at once", `
   "profiles": {
     "u1": {"name": "Ada", "sub": "someone-else", "Aud": "x"},
@@ -144,23 +151,25 @@ func TestConfigRefreshDelegation(t *testing.T) {
 	apiKey := (&testEnv{fc: fc}).secret(t, demoAPI)
 
 	for _, tc := range []struct {
-		token string
-		want  map[string]any // claims beyond the registered ones; nil: refused
+		name, token, scope string
+		want               map[string]any // claims beyond the registered ones; nil: refused with code
+		code               string
 	}{
-		{"env", map[string]any{"name": "Ada Lovelace"}},
-		{"file", map[string]any{"email": "ada@example.com", "email_verified": true}},
-		{"hash", map[string]any{"name": "Ada Lovelace", "email": "ada@example.com", "email_verified": true}},
-		{"revoked", nil},
-		{"expired", nil},
-		{"api's", nil}, // another client's token is not known to demo-app
+		{"env", "env", "openid profile", map[string]any{"name": "Ada Lovelace"}, ""},
+		{"file", "file", "openid email", map[string]any{"email": "ada@example.com", "email_verified": true}, ""},
+		{"hash", "hash", "openid profile email", map[string]any{"name": "Ada Lovelace", "email": "ada@example.com", "email_verified": true}, ""},
+		{"beyond the grant's scope", "env", "openid profile email", nil, engine.CodeInvalidScope},
+		{"revoked", "revoked", "openid", nil, engine.CodeInvalidGrant},
+		{"expired", "expired", "openid", nil, engine.CodeInvalidGrant},
+		{"another client's", "api's", "openid", nil, engine.CodeInvalidGrant},
 	} {
-		t.Run(tc.token, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, http.MethodPost, srv+pathDelegation, "application/json",
-				refreshBody(demoApp, tokens[tc.token], demoAPI, "openid profile email"), nil)
+				refreshBody(demoApp, tokens[tc.token], demoAPI, tc.scope), nil)
 			m := r.members(t)
 			if tc.want == nil {
-				if r.status != http.StatusBadRequest || m["error"] != engine.CodeInvalidGrant {
-					t.Fatalf("status %d, body %s; want 400 invalid_grant", r.status, r.body)
+				if r.status != http.StatusBadRequest || m["error"] != tc.code {
+					t.Fatalf("status %d, body %s; want 400 %s", r.status, r.body, tc.code)
 				}
 				if _, ok := m["id_token"]; ok {
 					t.Fatal("a refused request carries an id_token")

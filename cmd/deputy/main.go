@@ -9,6 +9,8 @@
 //	deputy serve --config deputy.json [--addr ...] [--tls-cert F --tls-key F]
 //	deputy token --config deputy.json --client ID --sub SUBJECT [--claims JSON] [--ttl 1h]
 //	deputy demo-config [--issuer URL] > deputy.json
+//	deputy healthcheck [--url http://127.0.0.1:8080/healthz]
+//	deputy version
 //
 // Exit codes: 0 success, 1 runtime failure (listening, serving), 2 usage or
 // configuration error.
@@ -35,9 +37,15 @@ const (
 )
 
 func main() {
-	// SIGINT and SIGTERM cancel the context; serve then shuts down
-	// gracefully and run returns.
+	// SIGINT and SIGTERM cancel the context; serve then drains and shuts
+	// down gracefully and run returns.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP asks serve to reload. It is caught for the whole life of the
+	// process, so that one arriving before serve is ready or after it has
+	// stopped listening never kills the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx = withHangups(ctx, hup)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -49,6 +57,16 @@ commands:
   serve        serve the token endpoints over HTTP(S)
   token        mint a source id_token as the issuer would issue it to a client
   demo-config  write a complete demo configuration to stdout
+  healthcheck  probe a running server (a container HEALTHCHECK)
+  version      print the version and build information (also --version)
+
+admin commands, on the shared store of deputy serve --store:
+  client       put|disable|enable|delete|list
+  secret       add|expire
+  key          generate|retire|remove|list
+  grant        issue|revoke (refresh grants)
+  profile      put
+  store        migrate|reseal|new-encryption-key
 
 Run "deputy <command> -h" for the flags of a command.
 `
@@ -64,11 +82,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return runServe(ctx, rest, stderr)
+		return runServe(ctx, rest, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, stdout, stderr)
 	case "demo-config":
 		return runDemoConfig(rest, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest, stderr)
+	case "version", "-version", "--version":
+		return runVersion(rest, stdout, stderr)
+	case "client", "secret", "key", "grant", "profile", "store":
+		return runAdmin(ctx, cmd, rest, os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -103,4 +127,19 @@ func (l *stringList) String() string { return fmt.Sprint(*l) }
 func (l *stringList) Set(s string) error {
 	*l = append(*l, s)
 	return nil
+}
+
+// restrictFile narrows the permissions of w to 0600 when it is a regular
+// file (stdout redirected to one), before anything secret is written: the
+// shell creates it with the umask's mode, usually world-readable.
+func restrictFile(w io.Writer) error {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil // a terminal or a pipe: nothing to narrow
+	}
+	return f.Chmod(0o600)
 }

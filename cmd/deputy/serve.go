@@ -11,7 +11,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
+
+	"github.com/deputyauth/deputy/store"
 )
 
 // HTTP server limits. Token requests are small and quick, so the budgets
@@ -34,11 +39,17 @@ type serveFlags struct {
 	tls             bool
 	cors            stringList
 	rateLimit       string
+	trustedProxies  stringList
+	clientIPHeader  string
 	logFormat       string
+	logLevel        string
+	drainDelay      time.Duration
 	shutdownTimeout time.Duration
+	shared          serveStoreFlags // --store, --encryption-key-file, --issuer: store.go
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
+	f.shared.register(fs)
 	fs.StringVar(&f.config, "config", "", "config `file` (see README.md)")
 	fs.BoolVar(&f.demo, "demo", false, "serve demo clients with fresh keys, and print a curl command to try them")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (port 0: any free port)")
@@ -47,47 +58,72 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.tls, "tls", false, "with --demo: serve HTTPS with a throwaway CA written to a temporary file")
 	fs.Var(&f.cors, "cors-origin", "allow this browser `origin` (repeatable; adds to the config's cors_origins)")
 	fs.StringVar(&f.rateLimit, "rate-limit", "", "per-(IP, client) `rate` such as 10/m (replaces the config's rate_limit)")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.Var(&f.trustedProxies, "trusted-proxies", "`CIDRs` of reverse proxies whose client address header is believed, comma-separated or repeated (replaces the config's trusted_proxies)")
+	fs.StringVar(&f.clientIPHeader, "client-ip-header", "", "`header` trusted proxies set: X-Forwarded-For (default) or Forwarded (replaces the config's client_ip_header)")
+	fs.StringVar(&f.logFormat, "log-format", logText, "log format on stderr: text or json (json: every line on stderr is a JSON object)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "least severe `level` logged: debug (adds probes), info, warn or error")
+	fs.DurationVar(&f.drainDelay, "drain-delay", 0, "at SIGTERM/SIGINT, answer /readyz 503 but keep serving this long before shutting down (e.g. 5s behind a load balancer)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish at shutdown")
 }
 
 // check refuses contradictory flags.
 func (f *serveFlags) check() error {
 	switch {
-	case f.demo == (f.config != ""):
-		return errors.New("give exactly one of --demo and --config")
+	case f.demo == (f.config != "" || f.shared.dsn != ""):
+		return errors.New("give exactly one of --demo and --config (or --store)")
+	case f.shared.check(f.config != "") != nil:
+		return f.shared.check(f.config != "")
 	case (f.tlsCert == "") != (f.tlsKey == ""):
 		return errors.New("--tls-cert and --tls-key go together")
 	case f.tls && !f.demo:
 		return errors.New("--tls works with --demo only; give --tls-cert and --tls-key otherwise")
 	case f.tls && f.tlsCert != "":
 		return errors.New("give --tls or --tls-cert/--tls-key, not both")
-	case f.logFormat != "text" && f.logFormat != "json":
+	case f.logFormat != logText && f.logFormat != logJSON:
 		return errors.New("--log-format must be text or json")
+	case f.drainDelay < 0:
+		return errors.New("--drain-delay must not be negative")
 	case f.shutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
 	}
 	return nil
 }
 
-// runServe implements "deputy serve". It returns when ctx is cancelled and
-// in-flight requests have finished (or the shutdown timeout has passed).
-func runServe(ctx context.Context, args []string, stderr io.Writer) int {
+// runServe implements "deputy serve". It returns when ctx is cancelled,
+// the drain delay has passed and in-flight requests have finished (or the
+// shutdown timeout has passed). SIGHUP (see reload.go) reloads the config
+// file and the TLS certificate meanwhile.
+//
+// With --log-format json every line it writes to stderr is a JSON object,
+// usage and config errors included; the demo's text (curl commands to
+// paste) then goes to stdout instead.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// errOut receives what is printed rather than logged: usage and
+	// config errors, the listening address. With JSON logs each of its
+	// lines becomes a record.
+	errOut, flush := textOutput(scanLogFormat(args), stderr)
+	defer flush()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	var flagOut strings.Builder
+	fs.SetOutput(&flagOut)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: deputy serve (--demo | --config FILE) [flags]\n\n"+
+		fmt.Fprint(fs.Output(), "usage: deputy serve (--demo | --config FILE | --store DSN --issuer URL) [flags]\n\n"+
 			"Serves POST /delegation, POST /oauth/token, GET /.well-known/jwks.json,\n"+
-			"GET /.well-known/oauth-authorization-server (and openid-configuration) and GET /healthz.\n\n")
+			"GET /.well-known/oauth-authorization-server (and openid-configuration),\n"+
+			"GET /healthz (liveness) and GET /readyz (readiness).\n"+
+			"SIGHUP reloads the config file and the TLS certificate; SIGTERM and SIGINT\n"+
+			"drain (--drain-delay) and shut down gracefully.\n\n")
 		fs.PrintDefaults()
 	}
 	var f serveFlags
 	f.register(fs)
-	if code, stop := parseFlags(fs, args); stop {
+	code, stop := parseFlags(fs, args)
+	io.WriteString(errOut, flagOut.String())
+	if stop {
 		return code
 	}
 	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "deputy serve: "+format+"\n", a...)
+		fmt.Fprintf(errOut, "deputy serve: "+format+"\n", a...)
 		return code
 	}
 	if err := f.check(); err != nil {
@@ -105,24 +141,50 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitUsage, "--rate-limit: %v", err)
 	}
-	var logger *slog.Logger
-	if f.logFormat == "json" {
-		logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	} else {
-		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	level, err := parseLogLevel(f.logLevel)
+	if err != nil {
+		return fail(exitUsage, "--log-level: %v", err)
+	}
+	var flagErrs []string
+	proxies := newProxyTrust(f.trustedProxies, f.clientIPHeader, "--trusted-proxies", "--client-ip-header",
+		func(path, format string, a ...any) { flagErrs = append(flagErrs, path+": "+fmt.Sprintf(format, a...)) })
+	if len(flagErrs) > 0 {
+		return fail(exitUsage, "%s", strings.Join(flagErrs, "\n"))
+	}
+	logger := newLogger(f.logFormat, level, stderr)
+	// The flags that adjust the config file's settings, applied again at
+	// every reload.
+	override := func(hc *hostConfig) {
+		hc.CORSOrigins = append(hc.CORSOrigins, cors...)
+		if rate.enabled() {
+			hc.RateLimit = rate
+		}
+		switch {
+		case len(f.trustedProxies) > 0:
+			hc.Proxies = proxies
+		case f.clientIPHeader != "" && hc.Proxies != nil:
+			p := *hc.Proxies
+			p.header = proxies.header
+			hc.Proxies = &p
+		}
 	}
 
 	// A config file is checked before listening, so that a bad one never
 	// binds the port. The demo needs the address for its issuer, so it is
 	// built after.
 	var hc *hostConfig
-	if f.config != "" {
-		if hc, err = loadConfigFile(f.config); err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitUsage
+	if !f.demo {
+		var closeStore func()
+		if hc, closeStore, err = f.shared.loadHost(ctx, f.config); err != nil {
+			fmt.Fprintln(errOut, err)
+			if _, bad := err.(configError); bad {
+				return exitUsage
+			}
+			return exitFailure
 		}
+		defer closeStore()
 	}
-	tlsConfig, caPEM, err := f.tlsConfig()
+	tlsConfig, certs, caPEM, err := f.tlsConfig()
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
@@ -154,18 +216,43 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		if fc, hc, tok, err = buildDemo(ctx, baseURL); err != nil {
 			return fail(exitFailure, "building the demo: %v", err)
 		}
-		banner = func() { printDemo(stderr, baseURL, fc, tok, caFile) }
+		// The demo's text is for people to paste from: it stays text,
+		// on stdout when stderr is JSON.
+		demoOut := stderr
+		if f.logFormat == logJSON {
+			demoOut = stdout
+		}
+		banner = func() { printDemo(demoOut, baseURL, fc, tok, caFile) }
 	}
-	hc.CORSOrigins = append(hc.CORSOrigins, cors...)
-	if rate.enabled() {
-		hc.RateLimit = rate
+	override(hc)
+	// One-time use outlives reloads: the ids already used stay used
+	// whatever store a reload builds.
+	var replay store.ReplayCache = store.NewMemory()
+	if hc.shared != nil {
+		replay = hc.Store // one-time across every replica
 	}
-	s, err := newServer(serverConfig{hostConfig: *hc, Logger: logger})
+	drain := &drainState{}
+	newSrv := func(hc *hostConfig) (*server, error) {
+		return newServer(serverConfig{hostConfig: *hc, Logger: logger, Drain: drain, ReplayCache: replay})
+	}
+	s, err := newSrv(hc)
 	if err != nil {
 		return fail(exitUsage, "%v", err)
 	}
+	h := newHost(s)
+	rl := &reloader{host: h, certs: certs, log: logger}
+	if f.config != "" {
+		rl.build = func(ctx context.Context) (*server, error) {
+			hc, err := f.shared.reloadHost(f.config, hc)
+			if err != nil {
+				return nil, err
+			}
+			override(hc)
+			return newSrv(hc)
+		}
+	}
 	srv := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -173,52 +260,96 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	hangups := hangupsFrom(ctx)
+	if hangups == nil {
+		// run without main (tests): catch SIGHUP while serving, from
+		// before the address is announced.
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP)
+		defer signal.Stop(c)
+		hangups = c
+	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go rl.watch(wctx, hangups)
+
 	if banner != nil {
 		banner()
 	}
-	logger.Info("deputy: serving", "issuer", hc.Issuer, "clients_from", configSource(f.config),
-		"cors_origins", len(hc.CORSOrigins), "rate_limit", hc.RateLimit.String(), "replay", hc.Replay)
-	fmt.Fprintf(stderr, "deputy: listening on %s\n", baseURL)
-	if err := serveUntilDone(ctx, srv, ln, logger, f.shutdownTimeout); err != nil {
+	logger.Info("deputy: serving", "version", readVersion().short(), "issuer", hc.Issuer, "clients_from", configSource(f.config),
+		"cors_origins", len(hc.CORSOrigins), "rate_limit", hc.RateLimit.String(), "trusted_proxies", hc.Proxies.String(),
+		"replay", hc.Replay)
+	if f.logFormat == logJSON {
+		logger.Info("deputy: listening on "+baseURL, "url", baseURL)
+	} else {
+		fmt.Fprintf(stderr, "deputy: listening on %s\n", baseURL)
+	}
+
+	if err := serveUntilDone(ctx, srv, ln, logger, drain, f.drainDelay, f.shutdownTimeout); err != nil {
 		return fail(exitFailure, "%v", err)
 	}
 	return exitOK
 }
 
-// tlsConfig returns the TLS configuration the flags ask for, nil for plain
-// HTTP. With --tls it makes a throwaway CA and returns its certificate in
-// PEM too.
-func (f *serveFlags) tlsConfig() (*tls.Config, []byte, error) {
-	var (
-		cert  tls.Certificate
-		caPEM []byte
-		err   error
-	)
-	switch {
-	case f.tlsCert != "":
-		if cert, err = tls.LoadX509KeyPair(f.tlsCert, f.tlsKey); err != nil {
-			return nil, nil, fmt.Errorf("--tls-cert/--tls-key: %v", err)
-		}
-	case f.tls:
-		if cert, caPEM, err = demoTLS(time.Now()); err != nil {
-			return nil, nil, fmt.Errorf("generating the demo CA: %v", err)
-		}
-	default:
-		return nil, nil, nil
+// textOutput returns where serve prints text for people: stderr itself
+// with text logs, or a lineLogger writing one JSON record per line; flush
+// writes out an unterminated last line.
+func textOutput(format string, stderr io.Writer) (w io.Writer, flush func()) {
+	if format != logJSON {
+		return stderr, func() {}
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, caPEM, nil
+	l := &lineLogger{log: newLogger(logJSON, slog.LevelDebug, stderr), level: slog.LevelError}
+	return l, l.Flush
 }
 
-// serveUntilDone serves on ln until ctx is cancelled, then shuts down
-// gracefully: the listener closes at once, in-flight requests get up to
-// timeout to finish, after which they are cut off and an error returned.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger, timeout time.Duration) error {
+// tlsConfig returns the TLS configuration the flags ask for, nil for plain
+// HTTP. With --tls-cert the certificate comes from a certSource, which a
+// reload refreshes. With --tls it makes a throwaway CA and returns its
+// certificate in PEM too.
+func (f *serveFlags) tlsConfig() (*tls.Config, *certSource, []byte, error) {
+	switch {
+	case f.tlsCert != "":
+		certs := &certSource{certFile: f.tlsCert, keyFile: f.tlsKey}
+		cert, err := certs.loadCert()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		certs.cert.Store(cert)
+		return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.getCertificate}, certs, nil, nil
+	case f.tls:
+		cert, caPEM, err := demoTLS(time.Now())
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("generating the demo CA: %v", err)
+		}
+		return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil, caPEM, nil
+	}
+	return nil, nil, nil, nil
+}
+
+// serveUntilDone serves on ln until ctx is cancelled, then drains and
+// shuts down gracefully: /readyz answers 503 at once while everything
+// else is served for drainDelay, so that load balancers stop sending new
+// requests before the listener closes; then the listener closes and
+// in-flight requests get up to timeout to finish, after which they are
+// cut off and an error returned.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger, drain *drainState, drainDelay, timeout time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	drain.start()
+	if drainDelay > 0 {
+		logger.Info("deputy: draining: /readyz answers 503, still serving", "drain_delay", drainDelay)
+		t := time.NewTimer(drainDelay)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
 	}
 	logger.Info("deputy: shutting down", "timeout", timeout)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)

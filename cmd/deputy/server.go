@@ -14,6 +14,7 @@ import (
 
 	"github.com/deputyauth/deputy/engine"
 	"github.com/deputyauth/deputy/oauthhttp"
+	"github.com/deputyauth/deputy/store"
 )
 
 // serverConfig is everything newServer needs: a checked configuration plus
@@ -24,6 +25,12 @@ type serverConfig struct {
 	Logger *slog.Logger
 	// Now is the clock of the engine and the rate limiter. nil means time.Now.
 	Now func() time.Time
+	// Drain, when set, is the process's shutdown state: /readyz answers
+	// 503 once it has started. nil: never draining.
+	Drain *drainState
+	// ReplayCache, when set, records one-time use instead of Store, so
+	// that the ids already used survive a reload that builds a new Store.
+	ReplayCache store.ReplayCache
 }
 
 // server is the HTTP face of one engine.Exchanger. It holds no per-request
@@ -33,6 +40,7 @@ type server struct {
 	log     *slog.Logger
 	cors    map[string]bool // allowed origins; empty: no CORS headers at all
 	limiter *limiter        // nil: no rate limit
+	proxies *proxyTrust     // nil: the TCP peer is the client
 	now     func() time.Time
 	handler http.Handler
 }
@@ -71,18 +79,25 @@ func newServer(cfg serverConfig) (*server, error) {
 		Now:        cfg.Now,
 		OnExchange: engine.SlogHook(logger),
 	}
+	// Refresh grants and profiles come from the config file, the demo or
+	// the shared store; a token not there is invalid_grant.
+	ecfg.RefreshTokens, ecfg.Profiles = cfg.Store, cfg.Store
 	if cfg.Replay {
 		ecfg.Replay = cfg.Store
+		if cfg.ReplayCache != nil {
+			ecfg.Replay = cfg.ReplayCache
+		}
 	}
 	x, err := engine.New(ecfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &server{
-		x:    x,
-		log:  logger,
-		cors: make(map[string]bool),
-		now:  now,
+		x:       x,
+		log:     logger,
+		cors:    make(map[string]bool),
+		now:     now,
+		proxies: cfg.Proxies,
 	}
 	for _, o := range cfg.CORSOrigins {
 		s.cors[o] = true
@@ -126,6 +141,7 @@ func newServer(cfg serverConfig) (*server, error) {
 		mux.Handle(pathOIDCMetadata, h)
 	}
 	mux.HandleFunc(pathHealth, serveHealth)
+	mux.Handle(pathReady, newReadiness(cfg.Store, cfg.Store, cfg.SigningAlgs, cfg.Drain, logger))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &engine.Error{Code: "not_found", Description: "no such endpoint"})
 	})
@@ -268,14 +284,19 @@ func (s *server) withRequestInfo(next http.Handler) http.Handler {
 					writeError(sw, http.StatusInternalServerError, &engine.Error{Code: engine.CodeServerError, Description: "internal error"})
 				}
 			}
-			s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
+			level := slog.LevelInfo
+			if isProbe(r.URL.Path) {
+				level = slog.LevelDebug
+			}
+			s.log.LogAttrs(ctx, level, "http request",
 				slog.String("method", loggedMethod(r.Method)),
 				slog.String("path", loggedPath(r.URL.Path)),
 				slog.Int("status", sw.status),
 				slog.Int("bytes", sw.bytes),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("client_id", info.clientID),
-				slog.String("remote", r.RemoteAddr),
+				slog.String("remote", s.clientAddr(r).String()),
+				slog.String("peer", r.RemoteAddr),
 			)
 		}()
 		next.ServeHTTP(sw, r.WithContext(ctx))
@@ -284,7 +305,7 @@ func (s *server) withRequestInfo(next http.Handler) http.Handler {
 
 // servedPaths are the paths logged as they are.
 var servedPaths = map[string]bool{
-	pathDelegation: true, pathToken: true, pathJWKS: true, pathHealth: true,
+	pathDelegation: true, pathToken: true, pathJWKS: true, pathHealth: true, pathReady: true,
 	pathASMetadata: true, pathOIDCMetadata: true,
 }
 
