@@ -254,7 +254,13 @@ func (f *storeFlags) open(ctx context.Context, sc *sharedConfig) (*postgres.Stor
 	if err != nil {
 		return nil, usageError{err}
 	}
-	st, err := postgres.Open(ctx, dsn, postgres.Config{EncryptionKeys: keys, ActiveKey: active, CacheTTL: sc.cacheTTL})
+	cfg := postgres.Config{EncryptionKeys: keys, ActiveKey: active, CacheTTL: sc.cacheTTL}
+	if sc.cacheTTL < 0 {
+		// An admin command: it lives for one change, and pruning the
+		// replay cache is the servers' job.
+		cfg.PruneInterval = -1
+	}
+	st, err := postgres.Open(ctx, dsn, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
