@@ -176,6 +176,10 @@ func runDemoConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deputy demo-config: %v\n", err)
 		return exitFailure
 	}
+	if err := restrictFile(stdout); err != nil { // it holds private keys: mode 0600 before they are written
+		fmt.Fprintf(stderr, "deputy demo-config: cannot make the output file private: %v\n", err)
+		return exitFailure
+	}
 	stdout.Write(append(b, '\n'))
 	// The config keeps the refresh token's hash only; this is its one
 	// showing, on stderr so that the redirected config stays JSON.

@@ -92,7 +92,7 @@ func (rl *reloader) reload(ctx context.Context) error {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	if rl.build == nil && rl.certs == nil {
-		rl.log.Info("deputy: reload: nothing to reload (the demo has no config file or certificate files)")
+		rl.log.Info("deputy: reload: nothing to reload (no config file, no certificate files)")
 		return nil
 	}
 	var (

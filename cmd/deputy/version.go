@@ -8,12 +8,14 @@ import (
 	"strings"
 )
 
-// buildVersion, when set at link time (go build -ldflags
-// "-X main.buildVersion=v1.2.3", as the Dockerfile does from its VERSION
-// argument), names the version when the module version is unknown: a
-// binary built from a checkout reports "(devel)", and one built without
-// its .git directory (a Docker build context) has no VCS information.
-var buildVersion string
+// buildVersion and buildRevision, when set at link time (go build -ldflags
+// "-X main.buildVersion=v1.2.3 -X main.buildRevision=<commit>", as the
+// Dockerfile does from its VERSION and REVISION arguments), stand in for
+// what the toolchain could not stamp: a binary built from a checkout has
+// module version "(devel)", and one built without its .git directory (a
+// Docker build context) or in workspace mode without -buildvcs=true has
+// no VCS information.
+var buildVersion, buildRevision string
 
 // versionInfo is what "deputy version" reports.
 type versionInfo struct {
@@ -58,6 +60,9 @@ func readVersion() versionInfo {
 	}
 	if buildVersion != "" && (v.Version == "(devel)" || v.Version == "(unknown)") {
 		v.Version = buildVersion
+	}
+	if buildRevision != "" && v.Revision == "" {
+		v.Revision = buildRevision
 	}
 	return v
 }
