@@ -75,7 +75,7 @@ func checkShared(fc *fileConfig, baseDir string, bad func(path, format string, a
 		}
 	}
 	sc := &sharedConfig{dsn: fc.Store, keys: fc.EncryptionKeys, baseDir: baseDir}
-	if _, err := resolveDSN(fc.Store, baseDir, false); err != nil {
+	if _, err := resolveDSN(fc.Store, baseDir, false); err != nil && fc.Store != "" {
 		bad("store", "%v", err)
 	}
 	if k, _, _ := strings.Cut(fc.EncryptionKeys, ":"); fc.EncryptionKeys != "" && k != "env" && k != "file" {
