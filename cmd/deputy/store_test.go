@@ -30,7 +30,6 @@ type replica struct {
 	log *syncBuffer
 }
 
-
 // startReplica runs "deputy serve args… --addr 127.0.0.1:0" until the
 // test ends.
 func startReplica(t *testing.T, args ...string) *replica {
