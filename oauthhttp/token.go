@@ -391,7 +391,7 @@ func (h *tokenHandler) readBody(w http.ResponseWriter, r *http.Request, bp *[]by
 // parseBody parses a body of the given media type into a Request.
 func parseBody(media string, body []byte) (*engine.Request, error) {
 	if media == mediaJSON {
-		return engine.ParseJSON(body)
+		return parseJSON(body)
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
