@@ -161,7 +161,7 @@ func (s *Store) listen(ctx context.Context) {
 
 func (s *Store) listenOnce(ctx context.Context, connected func()) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := pgx.Connect(cctx, s.dsn)
+	conn, err := pgx.Connect(cctx, s.listenDSN)
 	cancel()
 	if err != nil {
 		return

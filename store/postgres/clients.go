@@ -31,7 +31,9 @@ LEFT JOIN LATERAL (
     FROM deputy_client_secrets WHERE client_id = c.id
 ) s ON true`
 
-// Client implements store.ClientStore. It serves from the cache when it can.
+// Client implements store.ClientStore. It serves from the cache when it
+// can; misses are not cached, so a client added through another replica is
+// found at once, and unknown IDs cannot fill the cache.
 func (s *Store) Client(ctx context.Context, id string) (*store.Client, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err

@@ -26,10 +26,10 @@ import (
 // concurrent use; several Stores, in one process or in many, may share one
 // database.
 type Store struct {
-	pool   *pgxpool.Pool
-	cfg    Config
-	dsn    string
-	sealer *sealer
+	pool      *pgxpool.Pool
+	cfg       Config
+	listenDSN string
+	sealer    *sealer
 
 	cache     *cache // nil when CacheTTL < 0
 	listening atomic.Bool
@@ -70,9 +70,9 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, cfg: cfg, dsn: dsn, sealer: sealer}
+	s := &Store{pool: pool, cfg: cfg, listenDSN: dsn, sealer: sealer}
 	if cfg.ListenDSN != "" {
-		s.dsn = cfg.ListenDSN
+		s.listenDSN = cfg.ListenDSN
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
