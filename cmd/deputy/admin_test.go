@@ -34,7 +34,7 @@ type adminEnv struct {
 	dir     string
 }
 
-func newAdminEnv(t *testing.T) *adminEnv {
+func newAdminEnv(t testing.TB) *adminEnv {
 	t.Helper()
 	dsn := pgtest.DSN(t)
 	dir := t.TempDir()
@@ -61,7 +61,7 @@ type result struct {
 
 // run runs "deputy noun verb --store … --encryption-key-file … args…"
 // with stdin.
-func (e *adminEnv) run(t *testing.T, stdin string, noun, verb string, args ...string) result {
+func (e *adminEnv) run(t testing.TB, stdin string, noun, verb string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	all := append([]string{verb, "--store", e.dsnRef, "--encryption-key-file", e.keyFile}, args...)
@@ -70,7 +70,7 @@ func (e *adminEnv) run(t *testing.T, stdin string, noun, verb string, args ...st
 }
 
 // must runs a command that has to succeed and returns its stdout.
-func (e *adminEnv) must(t *testing.T, stdin string, noun, verb string, args ...string) string {
+func (e *adminEnv) must(t testing.TB, stdin string, noun, verb string, args ...string) string {
 	t.Helper()
 	r := e.run(t, stdin, noun, verb, args...)
 	if r.code != exitOK {
@@ -81,7 +81,7 @@ func (e *adminEnv) must(t *testing.T, stdin string, noun, verb string, args ...s
 
 // open opens the store as a server would (its own cache), for checking
 // what the commands did.
-func (e *adminEnv) open(t *testing.T) *postgres.Store {
+func (e *adminEnv) open(t testing.TB) *postgres.Store {
 	t.Helper()
 	sf := storeFlags{dsn: e.dsnRef, keyFile: e.keyFile}
 	st, err := sf.open(t.Context(), &sharedConfig{cacheTTL: -1})
