@@ -2,8 +2,6 @@ package clientauth_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -319,8 +317,3 @@ func TestAssertionWithoutClientID(t *testing.T) {
 	res, err := w.x.Exchange(context.Background(), req)
 	mustOK(t, res, err)
 }
-
-var (
-	_ = (*ecdsa.PrivateKey)(nil)
-	_ = (*rsa.PrivateKey)(nil)
-)
