@@ -106,13 +106,26 @@ func adminDSN(t testing.TB) string {
 		server.admin, server.stop, server.skip, server.err = startServer()
 	})
 	if server.err != nil {
-		msg := fmt.Sprintf("pgtest: no PostgreSQL: %v; set %s to a DSN (role with CREATEDB), or put initdb and pg_ctl on PATH", server.err, EnvDSN)
-		if server.skip && os.Getenv(EnvRequire) != "1" {
-			t.Skip(msg)
-		}
-		t.Fatal(msg + " (" + EnvRequire + "=1 makes this a failure)")
+		unavailable(t, server.err, server.skip, os.Getenv(EnvRequire) == "1")
+		return ""
 	}
 	return server.admin
+}
+
+// unavailable ends t for want of a server: a skip when PostgreSQL is merely
+// not installed and not required, else a failure.
+func unavailable(t testing.TB, err error, notInstalled, required bool) {
+	t.Helper()
+	if !notInstalled {
+		t.Fatalf("pgtest: starting a throwaway PostgreSQL failed: %v", err)
+		return
+	}
+	msg := fmt.Sprintf("pgtest: no PostgreSQL: %v; set %s to a DSN (a role with CREATEDB), or put initdb and pg_ctl on PATH", err, EnvDSN)
+	if required {
+		t.Fatal(msg + " (failing, not skipping: " + EnvRequire + "=1)")
+		return
+	}
+	t.Skip(msg)
 }
 
 func execAdmin(ctx context.Context, dsn, sql string) error {
@@ -223,22 +236,31 @@ func startServer() (admin string, stop func(), skip bool, err error) {
 		return nil
 	}
 	data := filepath.Join(dir, "data")
+	// From here on, the directory and any server in it go when we do.
+	watchdog(append(append([]string{}, asUser...), pgctl, "-D", data, "-m", "immediate", "-w", "stop"), dir)
 	if err := run(initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, false, err
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, false, err
-	}
-	// Durability is worthless for a throwaway server; speed is not.
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
 	logFile := filepath.Join(dir, "server.log")
-	if err := run(pgctl, "-D", data, "-l", logFile, "-o", opts, "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(logFile)
-		os.RemoveAll(dir)
-		return "", nil, false, fmt.Errorf("%w\n%s", err, log)
+	// The free port may be taken between our probe and the server's
+	// bind: try a few.
+	var port int
+	for attempt := 0; ; attempt++ {
+		if port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return "", nil, false, err
+		}
+		// Durability is worthless for a throwaway server; speed is not.
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
+		if err = run(pgctl, "-D", data, "-l", logFile, "-o", opts, "-w", "-t", "60", "start"); err == nil {
+			break
+		}
+		if attempt == 2 {
+			log, _ := os.ReadFile(logFile)
+			os.RemoveAll(dir)
+			return "", nil, false, fmt.Errorf("%w\n%s", err, log)
+		}
 	}
 	stop = func() {
 		run(pgctl, "-D", data, "-m", "immediate", "-w", "stop")
