@@ -22,19 +22,26 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-var loadgenConns = flag.Int("loadgen.conns", 4, "connections the HostVsBare benchmark drives against each server")
+var (
+	loadgenConns  = flag.Int("loadgen.conns", 4, "connections the HostVsBare benchmark drives against each server")
+	loadgenRounds = flag.Int("loadgen.rounds", 10, "HostVsBare alternates between the two servers this many times")
+	loadgenClient = flag.String("loadgen.client", "nethttp", "HostVsBare's client: nethttp (Go's http.Client, as most load tools cost) or raw (hand-written HTTP/1.1, as cheap as a client gets)")
+)
 
 // BenchmarkHostVsBare runs b.N requests against a bare net/http handler
 // and b.N HS256 delegations against deputy serve, and reports each one's
@@ -55,7 +62,7 @@ func BenchmarkHostVsBare(b *testing.B) {
 		b.Fatal(err)
 	}
 	answer, err := probe.do()
-	probe.c.Close()
+	probe.Close()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,8 +70,20 @@ func BenchmarkHostVsBare(b *testing.B) {
 	fixed = append(fixed, `"}`...)
 	bareAddr := startBare(b, fixed)
 
-	bare := drive(b, bareAddr, delegationRequest(body), b.N)
-	dep := drive(b, deputyAddr, delegationRequest(body), b.N)
+	// The two servers take turns, so that whatever else the machine does
+	// weighs on both alike.
+	bt := newTarget(b, bareAddr, delegationRequest(body))
+	dt := newTarget(b, deputyAddr, delegationRequest(body))
+	rounds := max(*loadgenRounds, 1)
+	for i := range rounds {
+		n := b.N / rounds
+		if i == rounds-1 {
+			n = b.N - (rounds-1)*(b.N/rounds)
+		}
+		bt.round(n)
+		dt.round(n)
+	}
+	bare, dep := bt.load(), dt.load()
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(bare.rps, "bare-req/s")
 	b.ReportMetric(dep.rps, "deputy-req/s")
@@ -96,7 +115,7 @@ func serveForLoad(b *testing.B, path string) string {
 	w := &addrWatcher{out: devnull, found: addr}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- runServe(ctx, []string{"--config", path, "--addr", "127.0.0.1:0"}, w) }()
+	go func() { done <- runServe(ctx, []string{"--config", path, "--addr", "127.0.0.1:0"}, io.Discard, w) }()
 	b.Cleanup(func() { cancel(); <-done })
 	select {
 	case a := <-addr:
@@ -155,45 +174,52 @@ func startBare(b *testing.B, body []byte) string {
 	return ln.Addr().String()
 }
 
-// load is what one drive measured.
-type load struct {
-	rps      float64
-	p50, p99 time.Duration
+// target is one server under load: its connections and what they
+// measured so far.
+type target struct {
+	b         *testing.B
+	cs        []doer
+	latencies []time.Duration
+	elapsed   time.Duration
 }
 
-// drive sends n requests to addr over *loadgenConns keep-alive
-// connections, after a warm-up, and measures them. Any answer other than
-// 200 fails the benchmark.
-func drive(b *testing.B, addr string, req []byte, n int) load {
+// newTarget opens *loadgenConns keep-alive connections to addr and warms
+// them up. Any answer other than 200 fails the benchmark.
+func newTarget(b *testing.B, addr string, req []byte) *target {
 	b.Helper()
-	conns := max(*loadgenConns, 1)
-	cs := make([]*rawConn, conns)
-	for i := range cs {
-		c, err := loadConn(addr, req)
+	t := &target{b: b, cs: make([]doer, max(*loadgenConns, 1))}
+	for i := range t.cs {
+		c, err := newDoer(addr, req)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer c.c.Close()
-		cs[i] = c
+		b.Cleanup(func() { c.Close() })
+		t.cs[i] = c
 		for range 50 { // warm-up: connections, caches, the prepared signer
 			if _, err := c.do(); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
+	return t
+}
+
+// round sends n requests over all the connections at once.
+func (t *target) round(n int) {
+	t.b.Helper()
 	var (
 		left      atomic.Int64
 		wg        sync.WaitGroup
-		latencies = make([][]time.Duration, conns)
-		errs      = make([]error, conns)
+		latencies = make([][]time.Duration, len(t.cs))
+		errs      = make([]error, len(t.cs))
 	)
 	left.Store(int64(n))
 	start := time.Now()
-	for i, c := range cs {
+	for i, c := range t.cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat := make([]time.Duration, 0, n/conns+1)
+			lat := make([]time.Duration, 0, n/len(t.cs)+1)
 			for left.Add(-1) >= 0 {
 				t0 := time.Now()
 				if _, err := c.do(); err != nil {
@@ -206,17 +232,88 @@ func drive(b *testing.B, addr string, req []byte, n int) load {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	t.elapsed += time.Since(start)
 	if err := errors.Join(errs...); err != nil {
-		b.Fatal(err)
+		t.b.Fatal(err)
 	}
-	all := slices.Concat(latencies...)
+	t.latencies = slices.Concat(append(latencies, t.latencies)...)
+}
+
+// load is what a target measured over all its rounds.
+type load struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func (t *target) load() load {
+	all := slices.Clone(t.latencies)
 	slices.Sort(all)
 	return load{
-		rps: float64(len(all)) / elapsed.Seconds(),
+		rps: float64(len(all)) / t.elapsed.Seconds(),
 		p50: all[len(all)*50/100],
 		p99: all[len(all)*99/100],
 	}
+}
+
+// doer sends one request and reads its answer's body.
+type doer interface {
+	do() ([]byte, error)
+	Close() error
+}
+
+// newDoer returns a connection of the kind -loadgen.client names.
+func newDoer(addr string, req []byte) (doer, error) {
+	switch *loadgenClient {
+	case "raw":
+		return loadConn(addr, req)
+	case "nethttp":
+		return newHTTPConn(addr, req)
+	}
+	return nil, fmt.Errorf("-loadgen.client %q: want nethttp or raw", *loadgenClient)
+}
+
+// httpConn sends the request with its own http.Client over one
+// keep-alive connection.
+type httpConn struct {
+	client *http.Client
+	url    string
+	ctype  string
+	body   []byte
+	buf    bytes.Buffer
+}
+
+func newHTTPConn(addr string, raw []byte) (*httpConn, error) {
+	r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true}
+	return &httpConn{client: &http.Client{Transport: tr}, url: "http://" + addr + r.URL.Path, ctype: r.Header.Get("Content-Type"), body: body}, nil
+}
+
+func (c *httpConn) do() ([]byte, error) {
+	res, err := c.client.Post(c.url, c.ctype, bytes.NewReader(c.body))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	c.buf.Reset()
+	if _, err := c.buf.ReadFrom(res.Body); err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("answer %d %s", res.StatusCode, c.buf.Bytes())
+	}
+	return c.buf.Bytes(), nil
+}
+
+func (c *httpConn) Close() error {
+	c.client.CloseIdleConnections()
+	return nil
 }
 
 // rawConn is one keep-alive HTTP/1.1 connection sending the same request.
@@ -234,6 +331,8 @@ func loadConn(addr string, req []byte) (*rawConn, error) {
 	}
 	return &rawConn{c: c, r: bufio.NewReaderSize(c, 16<<10), req: req}, nil
 }
+
+func (c *rawConn) Close() error { return c.c.Close() }
 
 var (
 	statusOK      = []byte("HTTP/1.1 200 ")
@@ -278,4 +377,38 @@ func (c *rawConn) do() ([]byte, error) {
 	c.buf = c.buf[:length]
 	_, err = io.ReadFull(c.r, c.buf)
 	return c.buf, err
+}
+
+// BenchmarkHostHandler is one HS256 delegation through the host's whole
+// handler (request id, access log, CORS, mux, oauthhttp, the engine and
+// its audit event, both logged as text to /dev/null), in-process: the
+// host's cost per request without the network's.
+func BenchmarkHostHandler(b *testing.B) {
+	fc := testConfig(b)
+	hc, err := buildConfig(fc, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	s, err := newServer(serverConfig{hostConfig: *hc, Logger: slog.New(slog.NewTextHandler(devnull, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
+	body := seedBody(demoApp, src, demoAPI, "openid", "app")
+	h := s.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, pathDelegation, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
 }
