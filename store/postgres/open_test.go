@@ -73,19 +73,35 @@ func TestOpenChecksKeysAgainstTheDatabase(t *testing.T) {
 	first.Close()
 
 	for _, tc := range []struct {
-		name string
-		keys map[string][]byte
-		want string
+		name  string
+		keys  map[string][]byte
+		setup string // SQL run first
+		want  string
 	}{
-		{"WrongKeyForID", map[string][]byte{"k1": k2}, `encryption key "k1" is not the key`},
-		{"UsedKeyIDMissing", map[string][]byte{"k2": k2}, `encryption key ids "k1", which Config.EncryptionKeys lacks`},
+		{"WrongKeyForID", map[string][]byte{"k1": k2}, "", `encryption key "k1" is not the key`},
+		{"UsedKeyIDMissing", map[string][]byte{"k2": k2}, "", `encryption key ids "k1", which Config.EncryptionKeys lacks`},
+		// Without its sentinel (a partial restore), a wrong key is still
+		// caught by a row it fails to open.
+		{"WrongKeyNoSentinel", map[string][]byte{"k1": k2}, "DELETE FROM deputy_sealing_keys", `does not open with key id "k1"`},
+		// The failed Opens above recorded nothing: the right key opens.
+		{"RightKeyAfterFailures", map[string][]byte{"k1": k1}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != "" {
+				execSQL(t, dsn, tc.setup)
+			}
 			active := "k1"
 			if _, ok := tc.keys[active]; !ok {
 				active = "k2"
 			}
 			s, err := postgres.Open(t.Context(), dsn, postgres.Config{EncryptionKeys: tc.keys, ActiveKey: active})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				s.Close()
+				return
+			}
 			if err == nil {
 				s.Close()
 				t.Fatal("Open succeeded")

@@ -198,16 +198,22 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // checkKeys makes sure every configured key opens its sentinel (sealing
-// one for a key id seen for the first time) and that every key id a row is
-// sealed under is configured.
+// one for a key id seen for the first time), that every key id a row is
+// sealed under is configured, and that a row of each opens.
 func (s *Store) checkKeys(ctx context.Context) error {
+	// One transaction, so that a failed check records no sentinel: a wrong
+	// key must not become the key of record.
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.checkKeysIn(ctx, tx) })
+}
+
+func (s *Store) checkKeysIn(ctx context.Context, tx pgx.Tx) error {
 	for _, id := range slices.Sorted(maps.Keys(s.cfg.EncryptionKeys)) {
 		_, sealed := s.sealer.sealWith(id, []byte(sentinelText), "sentinel")
-		if _, err := s.pool.Exec(ctx, "INSERT INTO deputy_sealing_keys (key_id, sentinel) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING", id, sealed); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO deputy_sealing_keys (key_id, sentinel) VALUES ($1, $2) ON CONFLICT (key_id) DO NOTHING", id, sealed); err != nil {
 			return s.fail(ctx, "recording encryption key", err)
 		}
 		var stored []byte
-		if err := s.pool.QueryRow(ctx, "SELECT sentinel FROM deputy_sealing_keys WHERE key_id = $1", id).Scan(&stored); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT sentinel FROM deputy_sealing_keys WHERE key_id = $1", id).Scan(&stored); err != nil {
 			return s.fail(ctx, "checking encryption key", err)
 		}
 		plain, err := s.sealer.open(id, stored, "sentinel")
@@ -215,20 +221,42 @@ func (s *Store) checkKeys(ctx context.Context) error {
 			return fmt.Errorf("%w: encryption key %q is not the key that id stood for when first used with this database", ErrSealing, id)
 		}
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT key_id FROM deputy_client_secrets
-		UNION SELECT key_id FROM deputy_keys WHERE key_id IS NOT NULL`)
+	// One row per key id in use, opened: a key id without a sentinel (a
+	// partial restore, say) is still checked against real data.
+	rows, err := tx.Query(ctx, `
+		SELECT DISTINCT ON (key_id) key_id, $1::text, client_id, id, sealed FROM deputy_client_secrets
+		UNION ALL
+		SELECT DISTINCT ON (key_id) key_id, $2::text, kid, '', sealed FROM deputy_keys WHERE key_id IS NOT NULL`,
+		kindSecret, kindKey)
 	if err != nil {
 		return s.fail(ctx, "checking encryption keys", err)
 	}
-	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type sample struct {
+		keyID, kind, owner, id string
+		sealed                 []byte
+	}
+	samples, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sample, error) {
+		var x sample
+		err := r.Scan(&x.keyID, &x.kind, &x.owner, &x.id, &x.sealed)
+		return x, err
+	})
 	if err != nil {
 		return s.fail(ctx, "checking encryption keys", err)
 	}
 	var missing []string
-	for _, id := range used {
-		if _, ok := s.cfg.EncryptionKeys[id]; !ok {
-			missing = append(missing, strconv.Quote(id))
+	for _, x := range samples {
+		if _, ok := s.cfg.EncryptionKeys[x.keyID]; !ok {
+			if q := strconv.Quote(x.keyID); !slices.Contains(missing, q) {
+				missing = append(missing, q)
+			}
+			continue
+		}
+		parts := []string{x.owner, x.id}
+		if x.kind == kindKey {
+			parts = parts[:1]
+		}
+		if _, err := s.sealer.open(x.keyID, x.sealed, x.kind, parts...); err != nil {
+			return err
 		}
 	}
 	if len(missing) > 0 {
