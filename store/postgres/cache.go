@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/deputyauth/deputy/store"
 )
@@ -20,7 +23,8 @@ import (
 // just before a change committed is never cached after the notice of that
 // change was applied.
 type cache struct {
-	ttl time.Duration
+	ttl    time.Duration
+	flight singleflight.Group // one database read per entry at a time
 
 	mu      sync.RWMutex
 	gen     uint64
@@ -46,6 +50,30 @@ func (c *cache) client(id string) (*store.Client, bool) {
 		return nil, false
 	}
 	return e.c, true
+}
+
+// fill runs load once for all concurrent callers with the same key, so an
+// expired entry of a busy client costs one query, not one per request. A
+// caller joins only a load that began after the latest invalidation (the
+// generation is part of the key), so no one is handed a record read before
+// a change it could already see. The shared load is detached from the
+// first caller's context (bounded by Config.QueryTimeout instead), so no
+// caller fails because another gave up; each caller waits only as long as
+// its own context allows. load gets the generation it must store under.
+func (s *Store) fill(ctx context.Context, key string, load func(ctx context.Context, gen uint64) (any, error)) (any, error) {
+	gen := s.cache.generation()
+	if s.cfg.QueryTimeout < 0 {
+		return load(ctx, gen) // unbounded: a detached load could outlive everyone
+	}
+	ch := s.cache.flight.DoChan(strconv.FormatUint(gen, 10)+"/"+key, func() (any, error) {
+		return load(context.WithoutCancel(ctx), gen)
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("postgres: %w", ctx.Err())
+	}
 }
 
 func (c *cache) generation() uint64 {

@@ -44,13 +44,19 @@ func (s *Store) Client(ctx context.Context, id string) (*store.Client, error) {
 	if c, ok := s.cache.client(id); ok {
 		return c, nil
 	}
-	gen, at := s.cache.generation(), time.Now()
-	c, err := s.readClient(ctx, id)
+	v, err := s.fill(ctx, noticeClient+id, func(ctx context.Context, gen uint64) (any, error) {
+		at := time.Now()
+		c, err := s.readClient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.putClient(c, gen, at)
+		return c, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.cache.putClient(c, gen, at)
-	return c, nil
+	return v.(*store.Client), nil
 }
 
 func (s *Store) readClient(ctx context.Context, id string) (*store.Client, error) {

@@ -118,16 +118,22 @@ func (s *Store) keySet(ctx context.Context) (*keySet, error) {
 	if ks, ok := s.cache.keySet(); ok {
 		return ks, nil
 	}
-	gen, at := s.cache.generation(), time.Now()
-	qctx, cancel := s.lookupCtx(ctx)
-	defer cancel()
-	recs, err := s.readKeys(qctx, "", "seq")
+	v, err := s.fill(ctx, noticeKeys, func(ctx context.Context, gen uint64) (any, error) {
+		at := time.Now()
+		qctx, cancel := s.lookupCtx(ctx)
+		defer cancel()
+		recs, err := s.readKeys(qctx, "", "seq")
+		if err != nil {
+			return nil, s.fail(qctx, "reading keys", err)
+		}
+		ks := newKeySet(recs)
+		s.cache.putKeySet(ks, gen, at)
+		return ks, nil
+	})
 	if err != nil {
-		return nil, s.fail(qctx, "reading keys", err)
+		return nil, err
 	}
-	ks := newKeySet(recs)
-	s.cache.putKeySet(ks, gen, at)
-	return ks, nil
+	return v.(*keySet), nil
 }
 
 // SigningKey implements store.KeyStore, judging signing windows by

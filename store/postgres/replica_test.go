@@ -339,3 +339,29 @@ func TestCancelledContextDuringOutage(t *testing.T) {
 		t.Error("Use during a stall reported first")
 	}
 }
+
+// TestSharedCacheFill checks that callers waiting on one cache fill do not
+// fail because the caller that started it gave up.
+func TestSharedCacheFill(t *testing.T) {
+	w := newWorld(t, "")
+	proxy, dsn := pgtest.NewProxy(t, w.dsn)
+	rw := *w
+	rw.dsn = dsn
+	s := rw.store(t, func(c *postgres.Config) { c.CacheTTL = longTTL })
+	proxy.Stall()
+	impatient, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	var impatientErr, patientErr error
+	var patientGot *store.Client
+	wg.Go(func() { _, impatientErr = s.Client(impatient, appHS) })
+	time.Sleep(20 * time.Millisecond) // the impatient caller starts the fill
+	wg.Go(func() { patientGot, patientErr = s.Client(t.Context(), appHS) })
+	time.Sleep(200 * time.Millisecond)
+	proxy.Restore()
+	wg.Wait()
+	checkCtxErr(t, "impatient Client", impatientErr, context.DeadlineExceeded)
+	if patientErr != nil || patientGot == nil || patientGot.ID != appHS {
+		t.Errorf("patient Client: %v, %v; want the client", patientGot, patientErr)
+	}
+}
