@@ -32,28 +32,32 @@
 //     lets the host add its own rules and claims.
 //   - addons (a module of its own): the firebase and azure add-on minters
 //     for Auth0's api_type values.
-//   - cmd/deputy (a module of its own): a reference HTTP host and CLI.
+//   - oauthhttp: the HTTP layer an embedder mounts: a token endpoint for
+//     each dialect, the JWK set, RFC 8414 metadata, WriteError.
+//   - cmd/deputy (a module of its own): the reference HTTP host and CLI,
+//     built on oauthhttp.
 //
-// The core has no HTTP. Embedding it takes a store, a config and a handler
-// of your own:
+// The core packages have no HTTP; oauthhttp has it all, so embedding takes
+// a store, a config and handlers to mount:
 //
 //	st := store.NewMemory() // or your database adapter
 //	x, err := engine.New(engine.Config{Issuer: "https://id.example.com/", Clients: st, Keys: st})
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	http.HandleFunc("POST /delegation", func(w http.ResponseWriter, r *http.Request) {
-//		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, engine.MaxRequestSize))
-//		req, err := engine.ParseJSON(body)
-//		if err == nil {
-//			var res *engine.Response
-//			if res, err = x.Exchange(r.Context(), req); err == nil {
-//				json.NewEncoder(w).Encode(res)
-//				return
-//			}
-//		}
-//		oe := err.(*engine.Error)
-//		w.WriteHeader(oe.HTTPStatus())
-//		json.NewEncoder(w).Encode(oe)
-//	})
+//	delegation, err := oauthhttp.NewTokenHandler(x, oauthhttp.Delegation()) // Auth0's POST /delegation
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	token, err := oauthhttp.NewTokenHandler(x, oauthhttp.Token()) // RFC 6749 POST /oauth/token, RFC 8693
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	jwks, err := oauthhttp.NewJWKSHandler(st, oauthhttp.JWKSOptions{})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	http.Handle("POST /delegation", delegation)
+//	http.Handle("POST /oauth/token", token)
+//	http.Handle("GET /.well-known/jwks.json", jwks)
 package deputy

@@ -46,10 +46,12 @@ type serveFlags struct {
 	drainDelay      time.Duration
 	shutdownTimeout time.Duration
 	shared          serveStoreFlags // --store, --encryption-key-file, --issuer: store.go
+	obs             obsFlags        // --metrics-addr, --metrics-client-labels, --trace-exporter: metrics.go
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.shared.register(fs)
+	f.obs.register(fs)
 	fs.StringVar(&f.config, "config", "", "config `file` (see README.md)")
 	fs.BoolVar(&f.demo, "demo", false, "serve demo clients with fresh keys, and print a curl command to try them")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (port 0: any free port)")
@@ -85,6 +87,8 @@ func (f *serveFlags) check() error {
 		return errors.New("--drain-delay must not be negative")
 	case f.shutdownTimeout <= 0:
 		return errors.New("--shutdown-timeout must be positive")
+	case f.obs.check() != nil:
+		return f.obs.check()
 	}
 	return nil
 }
@@ -196,6 +200,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer os.Remove(caFile)
 	}
 
+	obs, err := f.obs.start(ctx, logger, stdout)
+	if err != nil {
+		return fail(exitFailure, "%v", err)
+	}
+	defer obs.close(logger)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fail(exitFailure, "%v", err)
@@ -233,7 +242,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	drain := &drainState{}
 	newSrv := func(hc *hostConfig) (*server, error) {
-		return newServer(serverConfig{hostConfig: *hc, Logger: logger, Drain: drain, ReplayCache: replay})
+		return newServer(serverConfig{hostConfig: *hc, Logger: logger, Drain: drain, ReplayCache: replay, OnExchange: obs.hook})
 	}
 	s, err := newSrv(hc)
 	if err != nil {
@@ -252,7 +261,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           obs.wrap(h),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -279,6 +288,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	logger.Info("deputy: serving", "version", readVersion().short(), "issuer", hc.Issuer, "clients_from", configSource(f.config),
 		"cors_origins", len(hc.CORSOrigins), "rate_limit", hc.RateLimit.String(), "trusted_proxies", hc.Proxies.String(),
 		"replay", hc.Replay)
+	if obs.metricsURL != "" {
+		logger.Info("deputy: metrics on "+obs.metricsURL, "url", obs.metricsURL)
+	}
 	if f.logFormat == logJSON {
 		logger.Info("deputy: listening on "+baseURL, "url", baseURL)
 	} else {

@@ -31,6 +31,9 @@ type serverConfig struct {
 	// ReplayCache, when set, records one-time use instead of Store, so
 	// that the ids already used survive a reload that builds a new Store.
 	ReplayCache store.ReplayCache
+	// OnExchange, when set, receives every engine event after the audit
+	// log (metrics, traces: metrics.go).
+	OnExchange func(context.Context, engine.Event)
 }
 
 // server is the HTTP face of one engine.Exchanger. It holds no per-request
@@ -77,7 +80,7 @@ func newServer(cfg serverConfig) (*server, error) {
 		Lifetime:   cfg.Lifetime,
 		ClockSkew:  cfg.ClockSkew,
 		Now:        cfg.Now,
-		OnExchange: engine.SlogHook(logger),
+		OnExchange: engine.Hooks(engine.SlogHook(logger), cfg.OnExchange),
 	}
 	// Refresh grants and profiles come from the config file, the demo or
 	// the shared store; a token not there is invalid_grant.
