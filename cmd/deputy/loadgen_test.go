@@ -35,6 +35,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deputyauth/deputy/engine"
 )
 
 var (
@@ -46,6 +48,9 @@ var (
 // BenchmarkHostVsBare runs b.N requests against a bare net/http handler
 // and b.N HS256 delegations against deputy serve, and reports each one's
 // requests per second, p50 and p99 latency, and deputy's ratio to bare.
+// It also runs b.N delegations against a floor server (startFloor) that
+// does nothing but the exchange: floor-ratio is the most any host can
+// reach with this engine on this machine.
 func BenchmarkHostVsBare(b *testing.B) {
 	fc := testConfig(b)
 	hc, err := buildConfig(fc, "")
@@ -69,10 +74,12 @@ func BenchmarkHostVsBare(b *testing.B) {
 	fixed := append([]byte(`{"token_type":"Bearer","expires_in":36000,"id_token":"`), bytes.Repeat([]byte("x"), max(len(answer)-57, 1))...)
 	fixed = append(fixed, `"}`...)
 	bareAddr := startBare(b, fixed)
+	floorAddr := startFloor(b, hc)
 
 	// The two servers take turns, so that whatever else the machine does
 	// weighs on both alike.
 	bt := newTarget(b, bareAddr, delegationRequest(body))
+	ft := newTarget(b, floorAddr, delegationRequest(body))
 	dt := newTarget(b, deputyAddr, delegationRequest(body))
 	rounds := max(*loadgenRounds, 1)
 	for i := range rounds {
@@ -81,13 +88,16 @@ func BenchmarkHostVsBare(b *testing.B) {
 			n = b.N - (rounds-1)*(b.N/rounds)
 		}
 		bt.round(n)
+		ft.round(n)
 		dt.round(n)
 	}
-	bare, dep := bt.load(), dt.load()
+	bare, floor, dep := bt.load(), ft.load(), dt.load()
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(bare.rps, "bare-req/s")
 	b.ReportMetric(dep.rps, "deputy-req/s")
 	b.ReportMetric(dep.rps/bare.rps, "ratio")
+	b.ReportMetric(floor.rps, "floor-req/s")
+	b.ReportMetric(floor.rps/bare.rps, "floor-ratio")
 	b.ReportMetric(float64(bare.p50.Microseconds()), "bare-p50-µs")
 	b.ReportMetric(float64(bare.p99.Microseconds()), "bare-p99-µs")
 	b.ReportMetric(float64(dep.p50.Microseconds()), "deputy-p50-µs")
@@ -169,6 +179,43 @@ func startBare(b *testing.B, body []byte) string {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// startFloor serves the delegation with nothing but the engine: the body
+// read, engine.ParseJSON, Exchange, the answer written; no hooks, logs or
+// middleware. It is the most any host could manage on this machine, and
+// shows what of deputy serve's cost is the exchange's own.
+func startFloor(b *testing.B, hc *hostConfig) string {
+	b.Helper()
+	x, err := engine.New(engine.Config{Issuer: hc.Issuer, Clients: hc.Store, Keys: hc.Store,
+		Minters: addonMinters(), Lifetime: hc.Lifetime, ClockSkew: hc.ClockSkew})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := engine.ParseJSON(body)
+		var res *engine.Response
+		if err == nil {
+			res, err = x.Exchange(r.Context(), req)
+		}
+		if err != nil {
+			w.WriteHeader(engine.AsError(err).HTTPStatus())
+			return
+		}
+		out, _ := res.MarshalJSON()
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", strconv.Itoa(len(out)))
+		w.Write(out)
+	})}
 	go srv.Serve(ln)
 	b.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
