@@ -109,8 +109,9 @@ func (s *Store) Close() {
 // Pool returns the Store's connection pool, for health checks and metrics.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Listening reports whether the cache invalidation listener is connected.
-// While it is not, cached clients and keys may be up to CacheTTL stale.
+// Listening reports whether the cache invalidation listener is connected
+// (always false without a cache). While it is not, cached clients and keys
+// may be up to CacheTTL stale. A host may report it in its health check.
 func (s *Store) Listening() bool { return s.listening.Load() }
 
 //go:embed migrations/*.sql
