@@ -189,7 +189,7 @@ func (s *Store) listen(ctx context.Context) {
 
 func (s *Store) listenOnce(ctx context.Context, connected func()) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	conn, err := pgx.Connect(cctx, s.listenDSN)
+	conn, err := pgx.ConnectConfig(cctx, s.listenCfg.Copy())
 	cancel()
 	if err != nil {
 		return

@@ -365,3 +365,20 @@ func TestSharedCacheFill(t *testing.T) {
 		t.Errorf("patient Client: %v, %v; want the client", patientGot, patientErr)
 	}
 }
+
+// TestListenerDSNWithPoolParameters: a DSN may carry pgxpool's pool_*
+// parameters, which a plain connection would send to the server as
+// settings, and be refused; the listener must connect all the same.
+func TestListenerDSNWithPoolParameters(t *testing.T) {
+	dsn, key := pgtest.DSN(t), newKey()
+	for _, tc := range []struct{ name, dsn, listen string }{
+		{"DSN", dsn + " pool_max_conns=16", ""},
+		{"ListenDSN", dsn, dsn + " pool_min_conns=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := postgres.Config{EncryptionKeys: map[string][]byte{"k1": key}, ActiveKey: "k1", ListenDSN: tc.listen}
+			s := open(t, tc.dsn, cfg)
+			waitFor(t, 10*time.Second, "listener up", s.Listening)
+		})
+	}
+}

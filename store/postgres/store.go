@@ -28,7 +28,7 @@ import (
 type Store struct {
 	pool      *pgxpool.Pool
 	cfg       Config
-	listenDSN string
+	listenCfg *pgx.ConnConfig // of the LISTEN connection
 	sealer    *sealer
 
 	cache     *cache // nil when CacheTTL < 0
@@ -70,10 +70,18 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, cfg: cfg, listenDSN: dsn, sealer: sealer}
+	// The listener is a plain connection: parse its DSN as the pool's,
+	// which knows the pool_* parameters, and take the connection part.
+	listen := pcfg.ConnConfig
 	if cfg.ListenDSN != "" {
-		s.listenDSN = cfg.ListenDSN
+		lcfg, err := pgxpool.ParseConfig(cfg.ListenDSN)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("%w: ListenDSN: %v", ErrConfig, err)
+		}
+		listen = lcfg.ConnConfig
 	}
+	s := &Store{pool: pool, cfg: cfg, listenCfg: listen, sealer: sealer}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connecting: %w", err)
