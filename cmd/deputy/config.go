@@ -127,6 +127,15 @@ type clientConfig struct {
 	// DefaultAPIType names the enabled add-on that answers a delegation
 	// without api_type; empty means the id_token.
 	DefaultAPIType string `json:"default_api_type,omitempty"`
+	// Client authentication at the token endpoint (clientauth.go):
+	// TokenEndpointAuthMethod is "" (secrets, as always), "none",
+	// "client_secret_basic", "client_secret_post" or "private_key_jwt";
+	// JWKS or JWKSFile hold a private_key_jwt client's public keys;
+	// SecretHashes are secrets stored only as clientauth.HashSecret hashes.
+	TokenEndpointAuthMethod string             `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                    json.RawMessage    `json:"jwks,omitempty"`
+	JWKSFile                string             `json:"jwks_file,omitempty"`
+	SecretHashes            []secretHashConfig `json:"secret_hashes,omitempty"`
 }
 
 // secretConfig is one client secret. Value is "base64url:…", "text:…",
@@ -360,6 +369,9 @@ type hostConfig struct {
 	RateLimit   rateLimit
 	Proxies     *proxyTrust // whose forwarded client address is believed
 	SigningAlgs []string    // algorithms of the enabled clients, sorted
+	// ClientAuth holds per-client authentication methods (clientauth.go);
+	// nil: the engine's own.
+	ClientAuth *clientAuthRegistry
 	// shared is set when the config names a shared store, which the
 	// caller opens (loadHost); Store is nil until then.
 	shared *sharedConfig
@@ -436,7 +448,7 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 		errs = append(errs, &fieldError{path: path, msg: fmt.Sprintf(format, a...)})
 	}
 	mem := store.NewMemory()
-	hc := &hostConfig{Issuer: fc.Issuer, Store: mem, Replay: fc.Replay}
+	hc := &hostConfig{Issuer: fc.Issuer, Store: mem, Replay: fc.Replay, ClientAuth: &clientAuthRegistry{}}
 	if strings.TrimSpace(fc.Issuer) == "" {
 		bad("issuer", "required")
 	} else if strings.TrimSpace(fc.Issuer) != fc.Issuer {
@@ -487,7 +499,7 @@ func buildConfig(fc *fileConfig, baseDir string) (*hostConfig, error) {
 	for i := range fc.Clients {
 		p := fmt.Sprintf("clients[%d]", i)
 		c, ok := buildClient(&fc.Clients[i], p, baseDir, ids, keyAlgs, bad)
-		if !ok {
+		if !hc.ClientAuth.add(&fc.Clients[i], c, p, baseDir, bad) || !ok {
 			continue
 		}
 		if err := mem.PutClient(*c); err != nil {
@@ -802,7 +814,7 @@ func buildClient(cc *clientConfig, p, baseDir string, ids map[string]int, keyAlg
 	default:
 		fail("signing_alg", "%q not supported (HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA)", cc.SigningAlg)
 	}
-	if cc.Confidential && len(cc.Secrets) == 0 {
+	if cc.Confidential && len(cc.Secrets) == 0 && !authenticatesWithoutSecrets(cc) {
 		fail("secrets", "a confidential client needs a secret to authenticate with")
 	}
 	for j, src := range cc.AllowedSources {

@@ -59,6 +59,7 @@ commands:
   demo-config  write a complete demo configuration to stdout
   healthcheck  probe a running server (a container HEALTHCHECK)
   version      print the version and build information (also --version)
+  hash-secret  hash a client secret read from stdin, for secret_hashes
 
 admin commands, on the shared store of deputy serve --store:
   client       put|disable|enable|delete|list
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runHealthcheck(ctx, rest, stderr)
 	case "version", "-version", "--version":
 		return runVersion(rest, stdout, stderr)
+	case "hash-secret":
+		return runHashSecret(rest, os.Stdin, stdout, stderr)
 	case "client", "secret", "key", "grant", "profile", "store":
 		return runAdmin(ctx, cmd, rest, os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -91,6 +91,16 @@ func newServer(cfg serverConfig) (*server, error) {
 			ecfg.Replay = cfg.ReplayCache
 		}
 	}
+	// Client assertions are single-use whether or not source tokens are.
+	replay := store.ReplayCache(cfg.Store)
+	if cfg.ReplayCache != nil {
+		replay = cfg.ReplayCache
+	}
+	ca, err := cfg.ClientAuth.authenticator(cfg.Issuer, cfg.ClockSkew, replay, now)
+	if err != nil {
+		return nil, err
+	}
+	ecfg.ClientAuth = ca
 	x, err := engine.New(ecfg)
 	if err != nil {
 		return nil, err
