@@ -294,6 +294,12 @@ func clientPut(ctx context.Context, a *admin, args []string) int {
 	if cc.ID == "" {
 		return a.usageErr("the client needs an id: --id or \"id\" in --file")
 	}
+	if cc.TokenEndpointAuthMethod != "" || len(cc.JWKS) > 0 || cc.JWKSFile != "" || len(cc.SecretHashes) > 0 {
+		// The shared store keeps store.Client, which has no place for
+		// them: dropping them silently would change how the client
+		// authenticates (a hash would be taken for the secret itself).
+		return a.usageErr("client: token_endpoint_auth_method, jwks, jwks_file and secret_hashes are not kept by the shared store; a client using them needs a config file")
+	}
 	st, err := a.open(ctx)
 	if err != nil {
 		return a.fail(err)

@@ -154,6 +154,11 @@ func TestAdminClients(t *testing.T) {
 	if strings.Contains(list, secret) {
 		t.Error("client list prints a secret")
 	}
+	// What the shared store cannot keep is refused, not dropped.
+	r = e.run(t, `{"id": "jwt", "signing_alg": "EdDSA", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": []}}`, "client", "put", "--file", "-")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "not kept by the shared store") {
+		t.Errorf("client put with private_key_jwt: exit %d, %s", r.code, r.stderr)
+	}
 	table := e.must(t, "", "client", "list")
 	if !regexp.MustCompile(`(?m)^api\s+EdDSA\s+enabled\s+-\s+app,later\s+The API$`).MatchString(table) {
 		t.Errorf("client list table:\n%s", table)
