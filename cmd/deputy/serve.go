@@ -354,7 +354,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 	}
 	drain.start()
 	if drainDelay > 0 {
-		logger.Info("deputy: draining: /readyz answers 503, still serving", "drain_delay", drainDelay)
+		logger.Info("deputy: draining: /readyz answers 503, still serving", "drain_delay", drainDelay.String())
 		t := time.NewTimer(drainDelay)
 		select {
 		case <-t.C:
@@ -363,7 +363,7 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 			return err
 		}
 	}
-	logger.Info("deputy: shutting down", "timeout", timeout)
+	logger.Info("deputy: shutting down", "timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
