@@ -108,7 +108,7 @@ func (a *admin) flags(synopsis, about string, withStore bool) *flag.FlagSet {
 	a.fs.Usage = func() {
 		fmt.Fprintf(a.fs.Output(), "usage: deputy %s %s\n\n%s\n", a.name, synopsis, about)
 		if withStore {
-			fmt.Fprintf(a.fs.Output(), "The store is --store, else $%s; its encryption keys --encryption-key-file,\nelse $%s.\n", envStore, envEncryptionKeys)
+			fmt.Fprintf(a.fs.Output(), "\nThe store is --store, else $%s; its encryption keys --encryption-key-file,\nelse $%s. Exit codes: 0 done, 1 the store failed, 2 usage, 3 not found.\n", envStore, envEncryptionKeys)
 		}
 		fmt.Fprintln(a.fs.Output())
 		a.fs.PrintDefaults()

@@ -11,9 +11,11 @@
 //	deputy demo-config [--issuer URL] > deputy.json
 //	deputy healthcheck [--url http://127.0.0.1:8080/healthz]
 //	deputy version
+//	deputy serve --store env:DSN_VAR --issuer URL [--encryption-key-file F]
+//	deputy client|secret|key|grant|profile|store <verb> [--store ...] [flags]
 //
 // Exit codes: 0 success, 1 runtime failure (listening, serving), 2 usage or
-// configuration error.
+// configuration error; the admin commands (admin.go) also 3, not found.
 //
 // See README.md in this directory for the endpoints and the config format.
 package main
