@@ -53,6 +53,7 @@ func (f ClientAuthFunc) AuthenticateClient(ctx context.Context, c *store.Client,
 // (clientauth.ByMethod): a client_secret must equal one of c's unexpired
 // secrets (compared in constant time); a Confidential client must send
 // one; a client assertion is refused, since nothing here can verify it.
+// Secrets' expiry is judged by time.Now, not Config.Now.
 var PlaintextSecrets ClientAuthenticator = plaintextSecrets{now: time.Now}
 
 type plaintextSecrets struct{ now func() time.Time }

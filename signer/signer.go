@@ -14,6 +14,10 @@
 // so a faulty device can neither emit a token no one can verify nor, for
 // RSA, leak its key through a faulty signature.
 //
+// The key cannot be serialized: a store that persists private keys (the
+// PostgreSQL adapter) refuses it. Hold it in a store.Memory, or a KeyStore
+// of your own, as engine.Config.Keys.
+//
 // crypto.Signer takes no context, so a call to a remote signer cannot be
 // cancelled by the request that caused it: give such signers their own
 // timeouts, or use NewFunc, whose SignFunc receives the exchange's context
