@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -345,4 +347,51 @@ func TestSIGHUP(t *testing.T) {
 	if code, ok := p.wait(0); ok {
 		t.Fatalf("serve exited (%d) after SIGHUP", code)
 	}
+}
+
+// TestReloadInFlight checks that a request already being handled when a
+// reload lands finishes on the configuration it started with.
+func TestReloadInFlight(t *testing.T) {
+	e0 := newTestEnv(t, nil, nil)
+	fc := testConfig(t)
+	e := newReloadEnv(t, fc)
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	body := seedBody(demoApp, e0.mint(t, demoApp, demoSubject, nil, time.Hour), demoAPI, "openid email", "app")
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	// Expect: 100-continue: the server says when the handler starts
+	// reading the body; from then on the request is in flight.
+	fmt.Fprintf(conn, "POST /delegation HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", addr, len(body))
+	br := bufio.NewReader(conn)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil || res.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue, got %v, %v", res, err)
+	}
+
+	for i := range fc.Clients {
+		if fc.Clients[i].ID == demoAPI {
+			fc.Clients[i].Disabled = true
+		}
+	}
+	e.rewrite(t, fc, "")
+	if err := e.rl.reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// A new request sees the new configuration...
+	checkRefused(t, do(t, http.MethodPost, e.srv.URL+pathDelegation, mediaJSON,
+		seedBody(demoApp, e0.mint(t, demoApp, demoSubject, nil, time.Hour), demoAPI, "openid email", "app"), nil),
+		http.StatusBadRequest, "invalid_target")
+	// ...the one in flight finishes on the old.
+	io.WriteString(conn, body)
+	res, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	checkDelegated(t, reply{status: res.StatusCode, header: res.Header, body: b})
 }

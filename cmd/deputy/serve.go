@@ -122,6 +122,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var f serveFlags
 	f.register(fs)
 	code, stop := parseFlags(fs, args)
+	if l, ok := errOut.(*lineLogger); ok && stop && code == exitOK {
+		l.level = slog.LevelInfo // -h is no error
+	}
 	io.WriteString(errOut, flagOut.String())
 	if stop {
 		return code
