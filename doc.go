@@ -29,7 +29,11 @@
 //     grants, profiles, replay cache, keys) and an in-memory implementation.
 //   - storetest: the conformance suite every store implementation runs.
 //   - engine: Exchanger, which verifies, decides and mints; Config.Policy
-//     lets the host add its own rules and claims.
+//     lets the host add its own rules and claims, Config.ClientAuth decide
+//     how requesters authenticate.
+//   - clientauth: ready ClientAuth authenticators — hashed secrets,
+//     private_key_jwt (RFC 7523), mutual TLS (RFC 8705), per-client method.
+//   - signer: a crypto.Signer (KMS, HSM) as a KeyStore signing key.
 //   - addons (a module of its own): the firebase and azure add-on minters
 //     for Auth0's api_type values.
 //   - oauthhttp: the HTTP layer an embedder mounts: a token endpoint for
