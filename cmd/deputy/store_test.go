@@ -323,3 +323,26 @@ func TestParseEncryptionKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestServeWrongEncryptionKey checks that deputy serve refuses at start a
+// key that is not the one the database's rows were sealed with.
+func TestServeWrongEncryptionKey(t *testing.T) {
+	e := newAdminEnv(t)
+	e.must(t, "", "client", "put", "--id", "app", "--signing-alg", "HS256", "--allowed-source", "app", "--generate-secret")
+	var other strings.Builder
+	if code := runAdmin(t.Context(), "store", []string{"new-encryption-key", "--id", "k1"}, nil, &other, io.Discard); code != exitOK {
+		t.Fatal(code)
+	}
+	wrong := filepath.Join(e.dir, "wrong-keys")
+	if err := os.WriteFile(wrong, []byte(other.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errb syncBuffer
+	code := run(t.Context(), []string{"serve", "--store", e.dsnRef, "--issuer", testIssuer, "--encryption-key-file", wrong, "--addr", "127.0.0.1:0"}, io.Discard, &errb)
+	if code != exitFailure || !strings.Contains(errb.String(), "opening the store") || strings.Contains(errb.String(), "listening") {
+		t.Errorf("exit %d, stderr %s", code, errb.String())
+	}
+	if r := e.run(t, "", "client", "list"); r.code != exitOK {
+		t.Errorf("the right key no longer opens the store: %s", r.stderr)
+	}
+}
