@@ -274,7 +274,7 @@ func (x *Exchanger) run(ctx context.Context, e *exchange) (*Response, *Error) {
 // 8693 §2.2.2 makes a bad subject or actor token invalid_request.
 func (d *dialect) tokenErr(err *Error) *Error {
 	if err.Code == CodeInvalidGrant && d.tokenCode != CodeInvalidGrant {
-		return newError(d.tokenCode, err.Description, err.Err)
+		return newError(d.tokenCode, err.Description, err.Err).because(err.reason)
 	}
 	return err
 }

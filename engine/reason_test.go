@@ -160,6 +160,11 @@ func TestEventReason(t *testing.T) {
 		{"target does not allow requester", delegation(appHS, tok(appHS), lonely, ""), targetFailed, ev(func(e *engine.Event) {
 			e.Target, e.Outcome, e.Reason = lonely, engine.CodeInvalidTarget, "target does not allow requester"
 		})},
+		{"refresh token of another client, token exchange", tx(txApp, "rt-ada", engine.TokenTypeRefreshToken),
+			"deputy: invalid_request: refresh token not known", ev(func(e *engine.Event) {
+				e.Dialect, e.GrantType, e.Requester, e.Target = engine.DialectTokenExchange, engine.GrantTypeTokenExchange, txApp, ""
+				e.Subject, e.Outcome, e.Reason = "", engine.CodeInvalidRequest, "refresh token issued to another client"
+			})},
 		{"target unknown, token exchange", tx(txApp, tok(txApp), engine.TokenTypeIDToken, "ghost-api"), targetFailed, ev(func(e *engine.Event) {
 			e.Dialect, e.GrantType, e.Requester = engine.DialectTokenExchange, engine.GrantTypeTokenExchange, txApp
 			e.Target, e.Outcome, e.Reason = "ghost-api", engine.CodeInvalidTarget, "target unknown"
