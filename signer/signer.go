@@ -25,6 +25,7 @@
 package signer
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -236,9 +237,11 @@ func hashOf(h crypto.Hash, b []byte) []byte {
 }
 
 // derToJWS converts an ASN.1 DER ECDSA-Sig-Value (RFC 3279 §2.2.3) into
-// the JWS form: R and S as big-endian integers of size bytes each. Trailing
-// bytes, non-minimal encodings (encoding/asn1 is strict DER for INTEGER),
-// and values that are not positive or do not fit are refused.
+// the JWS form: R and S as big-endian integers of size bytes each. Only
+// the one canonical DER encoding is accepted — encoding/asn1 alone lets
+// extra elements inside the SEQUENCE through, so the values are encoded
+// again and compared — and values that are not positive or do not fit
+// are refused.
 func derToJWS(der []byte, size int) ([]byte, error) {
 	var v struct{ R, S *big.Int }
 	rest, err := asn1.Unmarshal(der, &v)
@@ -247,6 +250,11 @@ func derToJWS(der []byte, size int) ([]byte, error) {
 		return nil, err
 	case len(rest) != 0:
 		return nil, errors.New("trailing data after ECDSA signature")
+	}
+	if again, err := asn1.Marshal(v); err != nil || !bytes.Equal(again, der) {
+		return nil, errors.New("ECDSA signature is not canonical DER")
+	}
+	switch {
 	case v.R.Sign() <= 0 || v.S.Sign() <= 0:
 		return nil, errors.New("ECDSA signature value not positive")
 	case (v.R.BitLen()+7)/8 > size || (v.S.BitLen()+7)/8 > size:

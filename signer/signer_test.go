@@ -383,6 +383,10 @@ func TestSignerFailures(t *testing.T) {
 		{name: "DER non-minimal length", alg: "ES256", key: p256, mangle: func(b []byte) []byte {
 			return append([]byte{0x30, 0x81, b[1]}, b[2:]...)
 		}},
+		{name: "DER with junk inside the SEQUENCE", alg: "ES256", key: p256, mangle: func(b []byte) []byte {
+			out := append([]byte{0x30, b[1] + 3}, b[2:]...)
+			return append(out, 0x05, 0x01, 0x00)
+		}},
 		{name: "DER zero R", alg: "ES256", key: p256, mangle: func([]byte) []byte { return derOf(big.NewInt(0), one) }},
 		{name: "DER negative S", alg: "ES256", key: p256, mangle: func([]byte) []byte { return derOf(one, big.NewInt(-1)) }},
 		{name: "DER value too large", alg: "ES256", key: p256, mangle: func([]byte) []byte { return derOf(new(big.Int).Lsh(one, 300), one) }},
