@@ -393,3 +393,24 @@ func TestAdminUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminStoreFromEnvironment runs a command with neither --store nor
+// --encryption-key-file: DEPUTY_STORE and DEPUTY_ENCRYPTION_KEYS stand in.
+func TestAdminStoreFromEnvironment(t *testing.T) {
+	e := newAdminEnv(t)
+	e.must(t, "", "client", "put", "--id", "app", "--signing-alg", "HS256", "--allowed-source", "app", "--generate-secret")
+	dsn, err := os.ReadFile(strings.TrimPrefix(e.dsnRef, "file:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := os.ReadFile(e.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envStore, strings.TrimSpace(string(dsn)))
+	t.Setenv(envEncryptionKeys, string(keys))
+	var out, errb bytes.Buffer
+	if code := runAdmin(t.Context(), "client", []string{"list"}, strings.NewReader(""), &out, &errb); code != exitOK || !strings.Contains(out.String(), "\napp ") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+}
