@@ -2,11 +2,13 @@ package engine_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -75,6 +77,31 @@ func TestEventReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	longScope := "openid " + strings.Repeat("s", 200)
+	// withKID is an id_token issued to client, signed with key under a
+	// kid of the test's choosing.
+	withKID := func(client string, alg jose.SignatureAlgorithm, key any, kid string) string {
+		c := userClaims()
+		c["iss"], c["sub"], c["aud"], c["jti"] = issuer, "auth0|ada", client, "jti-"+rand.Text()
+		c["iat"], c["exp"] = float64(fixedNow.Add(-time.Minute).Unix()), float64(fixedNow.Add(time.Hour).Unix())
+		// go-jose leaves a symmetric JSONWebKey's kid out of the header.
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
 	withSecret := func(r *engine.Request, s string) *engine.Request { r.ClientSecret = s; return r }
 	withAPIType := func(r *engine.Request, a string) *engine.Request { r.APIType = a; return r }
 
@@ -93,6 +120,7 @@ func TestEventReason(t *testing.T) {
 		targetFailed  = "deputy: invalid_target: target not available to this client"
 		scopeRefused  = "deputy: invalid_scope: scope not allowed"
 		apiTypeFailed = "deputy: invalid_request: api_type not available for this target"
+		keyUnknown    = "deputy: invalid_grant: token key not known for the client"
 	)
 	for _, tc := range []struct {
 		name string
@@ -140,6 +168,15 @@ func TestEventReason(t *testing.T) {
 			"deputy: invalid_grant: token signature is invalid", ev(func(e *engine.Event) {
 				e.Subject, e.Outcome, e.Reason = "", engine.CodeInvalidGrant, "token signature is invalid"
 			})},
+		{"secret kid unknown", delegation(appHS, withKID(appHS, jose.HS256, w.secrets[appHS], "app-hs-s9"), apiHS, ""), keyUnknown, ev(func(e *engine.Event) {
+			e.Subject, e.Outcome, e.Reason = "", engine.CodeInvalidGrant, "no active secret of the client matches the token kid"
+		})},
+		{"kid unknown to the key store", delegation(appRS, withKID(appRS, jose.RS256, rsaKey, "rsa-9"), apiHS, ""), keyUnknown, ev(func(e *engine.Event) {
+			e.Requester, e.Subject, e.Outcome, e.Reason = appRS, "", engine.CodeInvalidGrant, "token kid unknown to the key store"
+		})},
+		{"kid of a key of another algorithm", delegation(appRS, withKID(appRS, jose.RS256, rsaKey, "ec-1"), apiHS, ""), keyUnknown, ev(func(e *engine.Event) {
+			e.Requester, e.Subject, e.Outcome, e.Reason = appRS, "", engine.CodeInvalidGrant, "no key of the client's algorithm matches the token kid"
+		})},
 		{"expired", delegation(appHS, expired, apiHS, ""), "deputy: invalid_grant: token expired", ev(func(e *engine.Event) {
 			e.Subject, e.Outcome, e.Reason = "", engine.CodeInvalidGrant, "token expired"
 		})},

@@ -223,7 +223,7 @@ func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignat
 		keys, err := x.cfg.Keys.VerificationKeys(ctx, kid)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return nil, grantErr("token key not known for the client", err)
+			return nil, grantErr("token key not known for the client", err).because("token kid unknown to the key store")
 		case err != nil:
 			return nil, serverError("key store failed", err)
 		}
@@ -236,8 +236,10 @@ func (x *Exchanger) verifySignature(ctx context.Context, jws *jose.JSONWebSignat
 		}
 	}
 	switch {
+	case len(candidates) == 0 && store.IsHMAC(client.SigningAlg):
+		return nil, grantErr("token key not known for the client", nil).because("no active secret of the client matches the token kid")
 	case len(candidates) == 0:
-		return nil, grantErr("token key not known for the client", nil)
+		return nil, grantErr("token key not known for the client", nil).because("no key of the client's algorithm matches the token kid")
 	case kid == "" && len(candidates) > maxUnnamedKeys:
 		// Each try costs a signature check; anyone can send a token.
 		return nil, grantErr("token must name its key (kid)", nil)
