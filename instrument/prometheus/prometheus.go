@@ -20,6 +20,8 @@
 // client IDs moves the "unknown" series and creates none. Even so a
 // series per pair of registered clients can be many: client labels are
 // off unless Options.ClientLabels is set, and so is the kid label.
+// Event.Reason is never a label: it may quote a request value, bounded in
+// length by engine.LogValue but not in variety.
 //
 // The package is a nested module so that deputy's core does not depend
 // on client_golang.
