@@ -28,6 +28,10 @@ func plainJSONForm(body []byte) (url.Values, bool) {
 	if len(body) > engine.MaxRequestSize || !utf8.Valid(body) {
 		return nil, false
 	}
+	// One string holds every key and value, and one array every value
+	// slice: the strings the parameters become are substrings of it.
+	text := string(body)
+	vals := make([]string, 0, 16)
 	i := 0
 	ws := func() {
 		for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
@@ -44,7 +48,7 @@ func plainJSONForm(body []byte) (url.Values, bool) {
 		for i = start; i < len(body); i++ {
 			switch c := body[i]; {
 			case c == '"':
-				s := string(body[start:i])
+				s := text[start:i]
 				i++
 				return s, true
 			case c == '\\', c < 0x20:
@@ -84,7 +88,8 @@ func plainJSONForm(body []byte) (url.Values, bool) {
 		if _, dup := form[k]; dup || len(form) == engine.MaxParameters {
 			return nil, false
 		}
-		form[k] = []string{v}
+		vals = append(vals, v)
+		form[k] = vals[len(vals)-1 : len(vals) : len(vals)]
 		ws()
 		if i >= len(body) {
 			return nil, false

@@ -459,3 +459,47 @@ func BenchmarkHostHandler(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHostLogging is BenchmarkHostHandler's request with the access
+// log and the audit event written as text, written as JSON, and not
+// written at all: what the two log lines cost.
+func BenchmarkHostLogging(b *testing.B) {
+	fc := testConfig(b)
+	hc, err := buildConfig(fc, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devnull.Close()
+	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
+	body := seedBody(demoApp, src, demoAPI, "openid", "app")
+	for _, tc := range []struct {
+		name string
+		h    slog.Handler
+	}{
+		{"text", slog.NewTextHandler(devnull, nil)},
+		{"json", slog.NewJSONHandler(devnull, nil)},
+		{"off", slog.DiscardHandler},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := newServer(serverConfig{hostConfig: *hc, Logger: slog.New(tc.h)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := s.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, pathDelegation, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
