@@ -81,3 +81,59 @@ func TestByMethod(t *testing.T) {
 		t.Error("ByMethod with a nil authenticator accepted")
 	}
 }
+
+// decoyCounter is a ClientAuthenticator that counts decoy checks.
+type decoyCounter struct{ decoys, checks int }
+
+func (d *decoyCounter) AuthenticateClient(context.Context, *store.Client, *engine.Request) error {
+	d.checks++
+	return engine.ErrInvalidClient
+}
+
+func (d *decoyCounter) AuthenticateUnknown(context.Context, *engine.Request) { d.decoys++ }
+
+// TestDecoyChecks: an unknown or disabled requester, or a secret sent by a
+// client of a method that does not hash, costs the same hash a wrong
+// secret would (one decoy per distinct authenticator), so that response
+// times do not tell registered client IDs apart.
+func TestDecoyChecks(t *testing.T) {
+	keys(t)
+	d := &decoyCounter{}
+	auth, err := clientauth.ByMethod(func(_ context.Context, c *store.Client) (string, error) {
+		if c.ID == svc {
+			return clientauth.MethodPrivateKeyJWT, nil
+		}
+		return clientauth.MethodSecretPost, nil
+	}, map[string]engine.ClientAuthenticator{
+		clientauth.MethodSecretBasic:   d,
+		clientauth.MethodSecretPost:    d,
+		clientauth.MethodPrivateKeyJWT: jwtAuth(t, nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, auth, nil)
+	if err := w.st.PutClient(store.Client{ID: "off", SigningAlg: "ES256", Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, client, secret string
+		decoys, checks       int
+	}{
+		{"unknown with a secret", "nobody", goodSecret, 1, 0},
+		{"disabled with a secret", "off", goodSecret, 1, 0},
+		{"jwt client sending a secret", svc, goodSecret, 1, 0},
+		{"secret client", api, goodSecret, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			*d = decoyCounter{}
+			req := request(t)
+			req.ClientID, req.ClientSecret = tc.client, tc.secret
+			res, err := w.x.Exchange(context.Background(), req)
+			assertRefused(t, res, err, engine.CodeInvalidClient)
+			if d.decoys != tc.decoys || d.checks != tc.checks {
+				t.Errorf("decoys %d, checks %d; want %d, %d", d.decoys, d.checks, tc.decoys, tc.checks)
+			}
+		})
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 
 	"github.com/deputyauth/deputy/engine"
 	"github.com/deputyauth/deputy/store"
@@ -71,7 +74,33 @@ func (b *byMethod) AuthenticateClient(ctx context.Context, c *store.Client, req 
 	if a == nil {
 		return fmt.Errorf("%w %q", ErrNoMethod, m)
 	}
+	if _, hashes := a.(engine.UnknownClientAuthenticator); !hashes && req.ClientSecret != "" {
+		// A secret costs a hash whoever it is sent for, so that timing
+		// does not tell a client of another method from an unknown one.
+		b.AuthenticateUnknown(ctx, req)
+	}
 	return a.AuthenticateClient(ctx, c, req)
+}
+
+// AuthenticateUnknown implements engine.UnknownClientAuthenticator: no
+// method is registered for an unknown client, so every distinct
+// authenticator that spends time on credentials it cannot verify does
+// so, once.
+func (b *byMethod) AuthenticateUnknown(ctx context.Context, req *engine.Request) {
+	var done []engine.UnknownClientAuthenticator
+	for _, m := range slices.Sorted(maps.Keys(b.auths)) {
+		u, ok := b.auths[m].(engine.UnknownClientAuthenticator)
+		if ok && !slices.ContainsFunc(done, func(d engine.UnknownClientAuthenticator) bool { return sameAuth(d, u) }) {
+			u.AuthenticateUnknown(ctx, req)
+			done = append(done, u)
+		}
+	}
+}
+
+// sameAuth compares authenticators that can be compared (pointers).
+func sameAuth(a, b engine.UnknownClientAuthenticator) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	return ta == tb && ta.Comparable() && a == b
 }
 
 // Public authenticates clients registered with method "none": they hold

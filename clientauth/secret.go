@@ -140,6 +140,19 @@ func HashedSecrets(cfg SecretsConfig) engine.ClientAuthenticator {
 	return &hashedSecrets{cfg: cfg}
 }
 
+// decoySalt salts the hash AuthenticateUnknown computes and throws away.
+var decoySalt = make([]byte, saltSize)
+
+// AuthenticateUnknown implements engine.UnknownClientAuthenticator: for a
+// request naming an unknown or disabled client with a secret, it hashes
+// the secret as a check against one stored hash would (at
+// DefaultIterations), so that the refusal takes as long as a wrong secret.
+func (h *hashedSecrets) AuthenticateUnknown(_ context.Context, req *engine.Request) {
+	if req.ClientSecret != "" {
+		_, _ = pbkdf2.Key(sha256.New, req.ClientSecret, decoySalt, DefaultIterations, keySize)
+	}
+}
+
 func (h *hashedSecrets) AuthenticateClient(_ context.Context, c *store.Client, req *engine.Request) error {
 	switch {
 	case req.ClientAssertion != "":

@@ -40,6 +40,17 @@ type ClientAuthenticator interface {
 	AuthenticateClient(ctx context.Context, c *store.Client, req *Request) error
 }
 
+// UnknownClientAuthenticator is implemented by a ClientAuthenticator whose
+// check costs measurable time (a password hash): the engine calls
+// AuthenticateUnknown, instead of AuthenticateClient, for a requester it
+// refuses as unknown or disabled, so that such a refusal takes about as
+// long as one for a wrong credential and response times do not tell
+// registered client IDs apart. Its outcome is ignored; it must not panic
+// (a panic is recovered and ignored).
+type UnknownClientAuthenticator interface {
+	AuthenticateUnknown(ctx context.Context, req *Request)
+}
+
 // ClientAuthFunc adapts a function to ClientAuthenticator.
 type ClientAuthFunc func(ctx context.Context, c *store.Client, req *Request) error
 
@@ -141,6 +152,18 @@ func (r *Request) fillAssertedClientID() {
 // maxAssertionPeek bounds the assertion the parsers decode for its sub:
 // DefaultMaxTokenSize, which an Exchanger's own cap may lower.
 const maxAssertionPeek = DefaultMaxTokenSize
+
+// decoyAuth spends, for a requester refused as unknown or disabled, the
+// time the host's authenticator would have spent on its credentials.
+func (x *Exchanger) decoyAuth(ctx context.Context, req *Request) {
+	u, ok := x.cfg.ClientAuth.(UnknownClientAuthenticator)
+	if !ok {
+		return
+	}
+	defer func() { _ = recover() }()
+	cp := *req
+	u.AuthenticateUnknown(ctx, &cp)
+}
 
 // authenticateWith runs the host's ClientAuthenticator on a copy of req
 // and maps its answer: invalid_client the same for every bad credential,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -314,5 +315,53 @@ func TestParseClientAssertion(t *testing.T) {
 	}
 	if _, err := engine.ParseJSON([]byte(`{"client_assertion":"a","client_assertion":"b"}`)); !errors.Is(err, engine.ErrInvalidRequest) {
 		t.Errorf("ParseJSON with two assertions = %v, want invalid_request", err)
+	}
+}
+
+// decoyAuth records decoy calls, and may panic in them.
+type decoyAuth struct {
+	recordingAuth
+	decoys []string
+	panics bool
+}
+
+func (d *decoyAuth) AuthenticateUnknown(_ context.Context, req *engine.Request) {
+	d.decoys = append(d.decoys, req.ClientID)
+	if d.panics {
+		panic("decoy bug")
+	}
+}
+
+// TestDecoyForUnknownRequesters: an authenticator that spends time on
+// credentials is asked to spend it for unknown and disabled requesters
+// too (AuthenticateUnknown), and the answer stays invalid_client even if
+// that panics.
+func TestDecoyForUnknownRequesters(t *testing.T) {
+	for _, panics := range []bool{false, true} {
+		a := &decoyAuth{panics: panics}
+		w := newWorld(t, func(c *engine.Config) { c.ClientAuth = a })
+		for _, id := range []string{"nobody", offline, appHS} {
+			req := delegation(id, w.idToken(t, appHS, nil), apiHS, "openid")
+			req.ClientSecret = "a-guess-a-guess-a-guess-a-guess-a-guess"
+			res, err := w.x.Exchange(context.Background(), req)
+			if id == appHS {
+				mustSucceed(t, res, err)
+				continue
+			}
+			assertRefused(t, res, err, engine.CodeInvalidClient, req.ClientSecret)
+		}
+		if want := []string{"nobody", offline}; !slices.Equal(a.decoys, want) {
+			t.Errorf("panics=%v: decoys for %q, want %q", panics, a.decoys, want)
+		}
+		if a.calls != 1 {
+			t.Errorf("panics=%v: AuthenticateClient called %d times, want once (the enabled client)", panics, a.calls)
+		}
+	}
+}
+
+func mustSucceed(t *testing.T, res *engine.Response, err error) {
+	t.Helper()
+	if err != nil || res == nil || res.IDToken == "" {
+		t.Fatalf("Exchange = %+v, %v; want a token", res, err)
 	}
 }

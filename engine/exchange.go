@@ -365,10 +365,12 @@ func (x *Exchanger) authenticate(ctx context.Context, req *Request, now time.Tim
 	c, err := x.cfg.Clients.Client(ctx, req.ClientID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		x.decoyAuth(ctx, req)
 		return nil, newError(CodeInvalidClient, "client authentication failed", errNoSuchClient).because("requester unknown")
 	case err != nil:
 		return nil, serverError("client store failed", err)
 	case c.Disabled:
+		x.decoyAuth(ctx, req)
 		return nil, newError(CodeInvalidClient, "client authentication failed", nil).because("requester disabled")
 	}
 	if x.cfg.ClientAuth != nil {
