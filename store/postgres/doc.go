@@ -71,7 +71,10 @@
 // deputy_schema_migrations (version, name, applied_at). It runs them in one
 // transaction holding pg_advisory_xact_lock(0x646570757479), so replicas
 // starting at once are safe: one migrates, the others wait and find nothing
-// to do. Open calls it. The schema, migration 0001:
+// to do. Open calls it. A database that records a migration this binary
+// does not know, applied by a newer deputy, is refused with
+// ErrSchemaTooNew, by Open and Migrate alike, rather than read and written
+// as if it were the schema this binary knows. The schema, migration 0001:
 //
 //	-- 0001: the initial schema. Identifiers use COLLATE "C" so that they
 //	-- compare byte for byte, whatever the database's default collation.

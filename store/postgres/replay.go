@@ -35,6 +35,13 @@ func (s *Store) Use(ctx context.Context, id string, ttl time.Duration) (bool, er
 		return false, err
 	}
 	now := s.cfg.Now()
+	// The database keeps microseconds and pgx truncates: round the expiry
+	// up, so the id is kept for at least ttl. ($3, truncated, only errs
+	// towards "not yet expired".)
+	exp := now.Add(max(ttl, 0))
+	if up := exp.Truncate(time.Microsecond); up.Before(exp) {
+		exp = up.Add(time.Microsecond)
+	}
 	qctx, cancel := s.lookupCtx(ctx)
 	defer cancel()
 	var first bool
@@ -42,7 +49,7 @@ func (s *Store) Use(ctx context.Context, id string, ttl time.Duration) (bool, er
 		INSERT INTO deputy_replay AS r (id, expires_at) VALUES ($1, $2)
 		ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at
 		WHERE r.expires_at <= $3
-		RETURNING true`, replayKey(id), now.Add(max(ttl, 0)), now).Scan(&first)
+		RETURNING true`, replayKey(id), exp, now).Scan(&first)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil // an unexpired record exists
 	}

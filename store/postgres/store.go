@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deputyauth/deputy/store"
@@ -64,7 +65,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	}
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parsing DSN: %w", err)
+		return nil, dsnError("DSN", err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -77,7 +78,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 		lcfg, err := pgxpool.ParseConfig(cfg.ListenDSN)
 		if err != nil {
 			pool.Close()
-			return nil, fmt.Errorf("%w: ListenDSN: %v", ErrConfig, err)
+			return nil, dsnError("ListenDSN", err)
 		}
 		listen = lcfg.ConnConfig
 	}
@@ -112,6 +113,28 @@ func (s *Store) Close() {
 	s.stop()
 	s.wg.Wait()
 	s.pool.Close()
+}
+
+// dsnError reports a DSN that does not parse without quoting it: pgx's
+// error holds the DSN with its password redacted only on a best-effort
+// basis (a keyword/value DSN with "password = x", an escaped space or a
+// doubled quote keeps it), and the error it wraps may quote part of it.
+// Only pgx's description of the problem is kept, which never holds a
+// value of the DSN's password.
+func dsnError(what string, err error) error {
+	msg := "it does not parse"
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		// pe.Error() is "cannot parse `<dsn>`: <msg>[ (<wrapped error>)]".
+		m := pe.Error()
+		if inner := errors.Unwrap(pe); inner != nil {
+			m = strings.TrimSuffix(m, " ("+inner.Error()+")")
+		}
+		if i := strings.LastIndex(m, "`: "); i >= 0 {
+			msg = m[i+len("`: "):]
+		}
+	}
+	return fmt.Errorf("%w: %s: %s (the %s is not shown: it may hold a password)", ErrConfig, what, msg, what)
 }
 
 // Pool returns the Store's connection pool, for health checks and metrics.
@@ -163,7 +186,8 @@ const migrationLock = 0x646570757479
 // migration not yet recorded in deputy_schema_migrations, in one
 // transaction holding an advisory lock, so replicas starting at once apply
 // each migration exactly once and none sees a half-made schema. Open calls
-// it; running it again does nothing.
+// it; running it again does nothing. A database with a migration this
+// binary does not know is refused with an error wrapping ErrSchemaTooNew.
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -187,6 +211,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := checkKnown(ms, applied); err != nil {
+			return err
+		}
 		for _, m := range ms {
 			if slices.Contains(applied, int32(m.version)) {
 				continue
@@ -200,10 +227,34 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+	if errors.Is(err, ErrSchemaTooNew) {
+		return err
+	}
 	if err != nil {
 		return s.fail(ctx, "migrating", err)
 	}
 	return nil
+}
+
+// checkKnown refuses a schema with applied migrations not among ms: this
+// binary would read and write tables it does not understand.
+func checkKnown(ms []migration, applied []int32) error {
+	var unknown []string
+	slices.Sort(applied)
+	for _, v := range applied {
+		if !slices.ContainsFunc(ms, func(m migration) bool { return int32(m.version) == v }) {
+			unknown = append(unknown, strconv.Itoa(int(v)))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	what := "version "
+	if len(unknown) > 1 {
+		what = "versions "
+	}
+	return fmt.Errorf("%w: deputy_schema_migrations records %s%s, which this binary does not know (it knows up to version %d); run the newer deputy that migrated it",
+		ErrSchemaTooNew, what, strings.Join(unknown, ", "), ms[len(ms)-1].version)
 }
 
 // checkKeys makes sure every configured key opens its sentinel (sealing
@@ -310,3 +361,8 @@ func notFound(what, id string) error {
 	}
 	return fmt.Errorf("%w: %s %q", store.ErrNotFound, what, id)
 }
+
+// ErrSchemaTooNew is wrapped by the error of Open and Migrate for a
+// database whose schema has migrations this binary does not know: a newer
+// deputy migrated it.
+var ErrSchemaTooNew = errors.New("postgres: database schema is newer than this binary")

@@ -1,0 +1,306 @@
+package postgres_test
+
+// Tests written in review of the adapter: each pins a defect that was
+// fixed, or a property the review checked and wants kept.
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deputyauth/deputy/engine"
+	"github.com/deputyauth/deputy/store"
+	"github.com/deputyauth/deputy/store/postgres"
+	"github.com/deputyauth/deputy/store/postgres/pgtest"
+)
+
+// TestReviewRefusesUnknownSchemaVersion: a database migrated by a newer
+// deputy (a version this binary does not know) is refused by Open and by
+// Migrate, with an error naming the version, and nothing is applied.
+func TestReviewRefusesUnknownSchemaVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		versions []int // recorded in deputy_schema_migrations besides 1
+		want     string
+	}{
+		{"NextVersion", []int{2}, "version 2"},
+		{"FarFuture", []int{2, 3, 40}, "versions 2, 3, 40"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := pgtest.DSN(t)
+			cfg := testConfig()
+			running := open(t, dsn, cfg) // migrates to this binary's version
+			for _, v := range tc.versions {
+				execSQL(t, dsn, "INSERT INTO deputy_schema_migrations (version, name) VALUES ($1, 'future')", v)
+			}
+			tables := func() int {
+				var n int
+				conn, err := pgx.Connect(t.Context(), dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(context.Background())
+				if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before := tables()
+
+			s, err := postgres.Open(t.Context(), dsn, cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded on a database with a newer schema")
+			}
+			if !errors.Is(err, postgres.ErrSchemaTooNew) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open: %v; want an ErrSchemaTooNew naming %s", err, tc.want)
+			}
+			if err := running.Migrate(t.Context()); !errors.Is(err, postgres.ErrSchemaTooNew) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Migrate: %v; want an ErrSchemaTooNew naming %s", err, tc.want)
+			}
+			if after := tables(); after != before {
+				t.Errorf("refused migration changed the schema: %d tables, then %d", before, after)
+			}
+		})
+	}
+}
+
+// TestReviewDSNPasswordNotInErrors: a DSN that does not parse must not
+// come back, password and all, in Open's error (which hosts log). pgx
+// redacts passwords only on a best-effort basis.
+func TestReviewDSNPasswordNotInErrors(t *testing.T) {
+	t.Parallel()
+	const pw = "hunter2pw"
+	for _, tc := range []struct {
+		name, dsn string
+		listen    bool   // given as ListenDSN rather than the DSN
+		want      string // what the error must still say
+	}{
+		{"SpacesAroundEquals", "host=127.0.0.1 password = " + pw + " port=zz", false, "invalid port"},
+		{"EscapedSpace", `host=127.0.0.1 password=hun\ ter2pw port=zz`, false, "invalid port"},
+		{"DoubledQuote", "host=127.0.0.1 password='hun''ter2pw' port=zz", false, "failed to parse as keyword/value"},
+		{"URL", "postgres://deputy:" + pw + "@127.0.0.1:notaport/db", false, "invalid port"},
+		{"ListenDSN", "host=127.0.0.1 password = " + pw + " port=zz", true, "invalid port"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			dsn := tc.dsn
+			if tc.listen {
+				cfg.ListenDSN, dsn = tc.dsn, "host=127.0.0.1 port=1"
+			}
+			s, err := postgres.Open(t.Context(), dsn, cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			for _, leak := range []string{pw, "ter2pw"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("Open's error holds the password: %v", err)
+				}
+			}
+			if !errors.Is(err, postgres.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open: %v; want an ErrConfig saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestReviewReplayKeepsIDsForAtLeastTTL: PostgreSQL keeps microseconds, so
+// an expiry rounded down let an id be taken again up to a microsecond
+// before its TTL ran out.
+func TestReviewReplayKeepsIDsForAtLeastTTL(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	cfg := testConfig()
+	cfg.Now = func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	cfg.PruneInterval = -1
+	s := open(t, pgtest.DSN(t), cfg)
+	type step struct {
+		at    time.Duration // after t0
+		ttl   time.Duration
+		first bool
+	}
+	steps := []step{
+		{0, 1500 * time.Nanosecond, true},
+		{1200 * time.Nanosecond, time.Minute, false}, // 300ns of the TTL left
+		{1499 * time.Nanosecond, time.Minute, false},
+		// Kept at least 1.5µs; rounding up keeps it until the next whole
+		// microsecond, which the contract allows.
+		{2 * time.Microsecond, time.Minute, true},
+	}
+	var got []step
+	for _, st := range steps {
+		now.Store(t0.Add(st.at).UnixNano())
+		if st.at > 0 && st.at < 1500*time.Nanosecond {
+			if n, err := s.PruneReplay(t.Context()); err != nil || n != 0 {
+				t.Errorf("PruneReplay at t0+%v: %d, %v; want 0 deleted", st.at, n, err)
+			}
+		}
+		first, err := s.Use(t.Context(), "jti-1", st.ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, step{st.at, st.ttl, first})
+	}
+	if d := cmp.Diff(steps, got, cmp.AllowUnexported(step{})); d != "" {
+		t.Errorf("Use (-want +got):\n%s", d)
+	}
+}
+
+// TestReviewWriterReplicaHonoursAtOnce: once a writer returns, the Store
+// it went through refuses what it revoked on the very next exchange, even
+// while other lookups keep refilling its cache. Through the engine: the
+// exact code, and no token.
+func TestReviewWriterReplicaHonoursAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		req    func(w *world) *engine.Request
+		change func(ctx context.Context, w *world, s *postgres.Store) error
+		want   string
+	}{
+		{"DisableRequester",
+			func(w *world) *engine.Request { return delegation(appHS, w.idToken(t, appHS), apiHS) },
+			func(ctx context.Context, w *world, s *postgres.Store) error { return s.SetDisabled(ctx, appHS, true) },
+			engine.CodeInvalidClient},
+		{"DeleteRequester",
+			func(w *world) *engine.Request { return delegation(appHS, w.idToken(t, appHS), apiHS) },
+			func(ctx context.Context, w *world, s *postgres.Store) error { return s.DeleteClient(ctx, appHS) },
+			engine.CodeInvalidClient},
+		{"ExpireSecret",
+			func(w *world) *engine.Request { return delegation(appHS, w.idToken(t, appHS), apiHS) },
+			func(ctx context.Context, w *world, s *postgres.Store) error {
+				return s.ExpireSecret(ctx, appHS, appHS+"-s1", time.Time{})
+			},
+			engine.CodeInvalidGrant},
+		{"RemoveVerificationKey",
+			func(w *world) *engine.Request { return delegation(appRS, w.idToken(t, appRS), apiHS) },
+			func(ctx context.Context, w *world, s *postgres.Store) error { return s.RemoveKey(ctx, w.rs.KeyID) },
+			engine.CodeInvalidGrant},
+		{"CloseTarget",
+			func(w *world) *engine.Request { return delegation(appHS, w.idToken(t, appHS), apiHS) },
+			func(ctx context.Context, w *world, s *postgres.Store) error {
+				c := w.clients(nil)[2] // apiHS
+				c.AllowedSources = []string{"someone-else"}
+				return s.PutClient(ctx, c)
+			},
+			engine.CodeInvalidTarget},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t, "")
+			s := w.store(t, func(c *postgres.Config) { c.CacheTTL = longTTL })
+			x := exchanger(t, s, false)
+			req := tc.req(w)
+			if c, _ := exchange(t, x, req); c != "" {
+				t.Fatalf("before: %s", c)
+			}
+			// Keep the cache busy: fills start and finish all around the
+			// write.
+			ctx, stop := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						x.Exchange(ctx, req)
+					}
+				})
+			}
+			time.Sleep(20 * time.Millisecond)
+			err := tc.change(t.Context(), w, s)
+			c, res := exchange(t, x, req)
+			stop()
+			wg.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c != tc.want || res != nil {
+				t.Errorf("the exchange right after the write returned: code %q, response %v; want %s and no token", c, res, tc.want)
+			}
+		})
+	}
+}
+
+// TestReviewLongClientIDsPropagate: a client ID too long for a NOTIFY
+// payload (8000 bytes) is announced as "drop everything", and one that
+// fits as itself; either way another replica honours a disable.
+func TestReviewLongClientIDsPropagate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	a, b, _, _ := replicas(t, w, func(c *postgres.Config) { c.CacheTTL = longTTL })
+	for _, n := range []int{6999, 7000, 7001, 7998, 7999, 8000, 9000} {
+		id := strings.Repeat("c", n-4) + "-" + strings.Repeat("x", 3)
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			ctx := t.Context()
+			c := store.Client{ID: id, SigningAlg: "EdDSA"}
+			if err := a.PutClient(ctx, c); err != nil {
+				t.Fatalf("PutClient of a %d-byte ID: %v", n, err)
+			}
+			got, err := b.Client(ctx, id)
+			if err != nil || got.Disabled {
+				t.Fatalf("B before: %v, %v", got, err)
+			}
+			if err := a.SetDisabled(ctx, id, true); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 5*time.Second, "B seeing the disable", func() bool {
+				got, err := b.Client(ctx, id)
+				return err == nil && got.Disabled
+			})
+		})
+	}
+}
+
+// TestReviewCloseIsIdempotentAndSafe: Close may be called twice, and at
+// once with lookups; lookups after it fail with an error that is not a
+// miss.
+func TestReviewCloseIsIdempotentAndSafe(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, w.dsn, postgres.Config{EncryptionKeys: w.encKeys, ActiveKey: "k1", PruneInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if i%2 == 0 {
+					s.Client(ctx, appHS)
+				} else {
+					s.Use(ctx, "id", time.Minute)
+				}
+			}
+		})
+	}
+	wg.Go(s.Close)
+	wg.Go(s.Close)
+	wg.Wait()
+	s.Close()
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"Client", func() error { _, err := s.Client(ctx, "never-cached"); return err }},
+		{"RefreshToken", func() error { _, err := s.RefreshToken(ctx, [32]byte{1}); return err }},
+		{"Profile", func() error { _, err := s.Profile(ctx, "nobody"); return err }},
+		{"Use", func() error { _, err := s.Use(ctx, "id-2", time.Minute); return err }},
+	} {
+		if err := tc.call(); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s after Close: %v; want an error that is not a miss", tc.name, err)
+		}
+	}
+}
