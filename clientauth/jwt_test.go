@@ -317,3 +317,25 @@ func TestAssertionWithoutClientID(t *testing.T) {
 	res, err := w.x.Exchange(context.Background(), req)
 	mustOK(t, res, err)
 }
+
+// alwaysFirst is a ReplayCache that remembers nothing, so a benchmark can
+// present one assertion repeatedly.
+type alwaysFirst struct{}
+
+func (alwaysFirst) Use(context.Context, string, time.Duration) (bool, error) { return true, nil }
+
+// BenchmarkPrivateKeyJWT is what checking one ES256 assertion adds to an
+// exchange (the replay cache aside).
+func BenchmarkPrivateKeyJWT(b *testing.B) {
+	keys(b)
+	a := jwtAuth(b, func(c *clientauth.JWTConfig) { c.Replay = alwaysFirst{} })
+	c := &store.Client{ID: svc}
+	req := &engine.Request{ClientAssertion: sign(b, assertionSpec{}), ClientAssertionType: engine.ClientAssertionTypeJWT}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.AuthenticateClient(ctx, c, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
