@@ -288,7 +288,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if banner != nil {
 		banner()
 	}
-	logger.Info("deputy: serving", "version", readVersion().short(), "issuer", hc.Issuer, "clients_from", configSource(f.config),
+	logger.Info("deputy: serving", "version", readVersion().short(), "issuer", hc.Issuer, "clients_from", clientsFrom(f.config, hc),
 		"cors_origins", len(hc.CORSOrigins), "rate_limit", hc.RateLimit.String(), "trusted_proxies", hc.Proxies.String(),
 		"replay", hc.Replay)
 	if obs.metricsURL != "" {

@@ -393,3 +393,13 @@ func enabledAlgs(ctx context.Context, st *postgres.Store) ([]string, error) {
 	slices.Sort(algs)
 	return algs, nil
 }
+
+// clientsFrom names where serve's clients come from, for its start-up log
+// line: the shared store (never its DSN, which may hold a password), the
+// config file, or the demo.
+func clientsFrom(configPath string, hc *hostConfig) string {
+	if hc.shared != nil {
+		return "postgres store"
+	}
+	return configSource(configPath)
+}
