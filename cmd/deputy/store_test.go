@@ -346,3 +346,44 @@ func TestServeWrongEncryptionKey(t *testing.T) {
 		t.Errorf("the right key no longer opens the store: %s", r.stderr)
 	}
 }
+
+// TestReloadSharedStore checks what a reload (SIGHUP) of a config naming a
+// store does: new host settings over the store opened at start; another
+// store, or file clients in its place, refused.
+func TestReloadSharedStore(t *testing.T) {
+	e := newAdminEnv(t)
+	conf := filepath.Join(e.dir, "deputy.json")
+	write := func(doc string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := `"issuer": "https://id.example.test/", "encryption_keys": "file:` + e.keyFile + `"`
+	write(`{` + base + `, "store": "` + e.dsnRef + `", "lifetime": "1h"}`)
+	var f serveStoreFlags
+	cur, closeStore, err := f.loadHost(t.Context(), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeStore)
+
+	write(`{` + base + `, "store": "` + e.dsnRef + `", "lifetime": "2h", "replay": true}`)
+	next, err := f.reloadHost(conf, cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Store != cur.Store || next.Lifetime != 2*time.Hour || !next.Replay {
+		t.Errorf("reloaded: same store %v, lifetime %v, replay %v", next.Store == cur.Store, next.Lifetime, next.Replay)
+	}
+	for _, doc := range []string{
+		`{` + base + `, "store": "env:DEPUTY_TEST_OTHER_DSN"}`,
+		`{"issuer": "https://id.example.test/", "clients": []}`,
+	} {
+		t.Setenv("DEPUTY_TEST_OTHER_DSN", "postgres://elsewhere/db")
+		write(doc)
+		if _, err := f.reloadHost(conf, cur); err == nil || err.Error() != "config: store: changed: switching stores or their encryption keys needs a restart" {
+			t.Errorf("reload to %s: %v", doc, err)
+		}
+	}
+}
