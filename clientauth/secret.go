@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deputyauth/deputy/engine"
@@ -117,10 +119,61 @@ type SecretsConfig struct {
 	// Now returns the current time, for secrets' NotAfter. nil means
 	// time.Now.
 	Now func() time.Time
+	// VerifiedTTL is how long a secret that matched a stored hash is
+	// remembered (as a digest of client, hash and secret, in memory), so
+	// that a client's next requests — and Exchanger.Authenticate before
+	// Exchange — skip the hash. Only matches are remembered: a wrong
+	// secret always costs a hash. A secret's expiry is checked every time.
+	// 0 means DefaultVerifiedTTL; negative means never remember.
+	VerifiedTTL time.Duration
 }
 
 type hashedSecrets struct {
 	cfg SecretsConfig
+
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]time.Time // see remembered; value: until when
+}
+
+// DefaultVerifiedTTL is how long HashedSecrets remembers a secret that
+// matched, when SecretsConfig.VerifiedTTL is 0.
+const DefaultVerifiedTTL = time.Minute
+
+// maxVerified bounds the remembered matches; the memory is emptied when
+// full, which only costs hashing again.
+const maxVerified = 4096
+
+// verifiedKey names one successful check: the client, the stored hash
+// (so a replaced secret is never matched from memory) and the presented
+// secret, digested together.
+func verifiedKey(client string, stored []byte, presented string) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(client), stored, []byte(presented)} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// remembered reports whether k matched less than VerifiedTTL ago.
+func (h *hashedSecrets) remembered(k [sha256.Size]byte, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	until, ok := h.verified[k]
+	return ok && now.Before(until)
+}
+
+func (h *hashedSecrets) remember(k [sha256.Size]byte, now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.verified == nil || len(h.verified) >= maxVerified {
+		h.verified = make(map[[sha256.Size]byte]time.Time)
+	}
+	h.verified[k] = now.Add(h.cfg.VerifiedTTL)
 }
 
 // HashedSecrets returns a ClientAuthenticator for client_secret_basic
@@ -137,6 +190,9 @@ type hashedSecrets struct {
 func HashedSecrets(cfg SecretsConfig) engine.ClientAuthenticator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.VerifiedTTL == 0 {
+		cfg.VerifiedTTL = DefaultVerifiedTTL
 	}
 	return &hashedSecrets{cfg: cfg}
 }
@@ -171,11 +227,18 @@ func (h *hashedSecrets) AuthenticateClient(_ context.Context, c *store.Client, r
 			continue
 		}
 		if IsHash(s.Value) {
+			k := verifiedKey(c.ID, s.Value, req.ClientSecret)
+			if h.cfg.VerifiedTTL > 0 && h.remembered(k, now) {
+				return nil
+			}
 			ok, err := verifyHash(string(s.Value), req.ClientSecret)
 			if err != nil {
 				return fmt.Errorf("clientauth: client secret %q: %w", s.ID, err)
 			}
 			if ok {
+				if h.cfg.VerifiedTTL > 0 {
+					h.remember(k, now)
+				}
 				return nil
 			}
 			continue
