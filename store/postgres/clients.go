@@ -60,6 +60,9 @@ func (s *Store) Client(ctx context.Context, id string) (*store.Client, error) {
 }
 
 func (s *Store) readClient(ctx context.Context, id string) (*store.Client, error) {
+	if !storable(id) {
+		return nil, notFound("client", id)
+	}
 	qctx, cancel := s.lookupCtx(ctx)
 	defer cancel()
 	c, err := s.scanClient(s.pool.QueryRow(qctx, clientQuery+" WHERE c.id = $1", id), true)

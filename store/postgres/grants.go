@@ -86,6 +86,9 @@ func (s *Store) Profile(ctx context.Context, subject string) (claims.Set, error)
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	if !storable(subject) {
+		return nil, notFound("profile", subject)
+	}
 	qctx, cancel := s.lookupCtx(ctx)
 	defer cancel()
 	var b []byte

@@ -142,6 +142,9 @@ func (s *Store) SigningKey(ctx context.Context, alg string) (*jose.JSONWebKey, e
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
+	if !storable(alg) {
+		return nil, notFound("signing key for", alg)
+	}
 	now := s.cfg.Now()
 	if s.cache == nil {
 		qctx, cancel := s.lookupCtx(ctx)
@@ -178,6 +181,9 @@ func (s *Store) signingFrom(ks *keySet, alg string, now time.Time) (*jose.JSONWe
 func (s *Store) VerificationKeys(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
+	}
+	if !storable(kid) {
+		return nil, notFound("key", kid)
 	}
 	var ks []jose.JSONWebKey
 	if s.cache == nil {

@@ -304,3 +304,46 @@ func TestReviewCloseIsIdempotentAndSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewUnstorableIDsAreMisses: PostgreSQL text holds only UTF-8
+// without NUL, so such an ID names no row; a lookup of one, which a caller
+// controls (client_id, a token's kid or sub), must be a miss as on
+// store.Memory, not a store failure (server_error).
+func TestReviewUnstorableIDsAreMisses(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	for _, cache := range caches {
+		t.Run(cache.name, func(t *testing.T) {
+			s := w.store(t, func(c *postgres.Config) { c.CacheTTL = cache.ttl })
+			for _, id := range []string{"app\x00", "\x00", "\xff\xfe", "api\xc3"} {
+				for _, tc := range []struct {
+					name string
+					call func() error
+				}{
+					{"Client", func() error { _, err := s.Client(t.Context(), id); return err }},
+					{"Profile", func() error { _, err := s.Profile(t.Context(), id); return err }},
+					{"VerificationKeys", func() error { _, err := s.VerificationKeys(t.Context(), id); return err }},
+					{"SigningKey", func() error { _, err := s.SigningKey(t.Context(), id); return err }},
+				} {
+					if err := tc.call(); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("%s(%q): %v; want a miss (store.ErrNotFound)", tc.name, id, err)
+					}
+				}
+			}
+			x := exchanger(t, s, false)
+			for _, tc := range []struct {
+				name string
+				req  *engine.Request
+				want string
+			}{
+				{"Requester", delegation("app\x00", w.idToken(t, appHS), apiHS), engine.CodeInvalidClient},
+				{"RequesterNotUTF8", delegation("app\xff", w.idToken(t, appHS), apiHS), engine.CodeInvalidClient},
+				{"Target", delegation(appHS, w.idToken(t, appHS), "api\x00"), engine.CodeInvalidTarget},
+			} {
+				if c, res := exchange(t, x, tc.req); c != tc.want || res != nil {
+					t.Errorf("%s: code %q, response %v; want %s and no token", tc.name, c, res, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -350,6 +351,15 @@ func (s *Store) lookupCtx(ctx context.Context) (context.Context, context.CancelF
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, s.cfg.QueryTimeout)
+}
+
+// storable reports whether id can be the value of a text column:
+// PostgreSQL text is UTF-8 without NUL, so any other string names no row,
+// and a query with it fails instead of missing. Lookups of IDs a caller
+// controls (client_id, a token's kid or sub) check it, so such an ID is a
+// miss, as on store.Memory, rather than a store failure (server_error).
+func storable(id string) bool {
+	return utf8.ValidString(id) && !strings.ContainsRune(id, 0)
 }
 
 // notFound names what was missed; only a short prefix of a caller's id is
