@@ -21,8 +21,10 @@
 // Every exchange goes through one pipeline:
 //
 //  1. request shape: grant type, required and conflicting parameters;
-//  2. requester: known, enabled, secret when given or confidential, and
-//     allowed the grant type (Authenticate runs this step alone);
+//  2. requester: known, enabled, authenticated — by its secret when given
+//     or confidential, or by Config.ClientAuth (package clientauth: hashed
+//     secrets, private_key_jwt, mutual TLS) — and allowed the grant type
+//     (Authenticate runs this step alone);
 //  3. source: a JWS verified with the requester's one registered algorithm
 //     and key material, its claims checked (iss, sub, exp within
 //     MaxSourceExpiry, nbf, iat, aud, azp for id_tokens, jti) with
@@ -47,8 +49,10 @@
 //     before anything is consumed;
 //  10. one-time use of the subject token, when Replay is set, keyed by a
 //     digest of issuer, signer and jti;
-//  11. mint: signed with the target's algorithm and current key, header
-//     typ (JWT or at+jwt), kid and the "deputy" mark.
+//  11. mint: signed with the target's algorithm and current key (in
+//     memory, or a jose.OpaqueSigner such as package signer makes of a
+//     KMS or HSM key), header typ (JWT or at+jwt), kid and the "deputy"
+//     mark.
 //
 // Any refusal stops the pipeline with an *Error and no Response. A refused
 // source token is invalid_grant in delegation and invalid_request in token
