@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,14 +15,17 @@ import (
 	"github.com/deputyauth/deputy/store"
 )
 
-const kindSecret = "client_secret"
+const (
+	kindSecret  = "client_secret"
+	kindAPIType = "client_api_type" // an add-on's settings
+)
 
 // clientQuery reads one client with its secrets, newest first, in one
 // round trip.
 const clientQuery = `
 SELECT c.id, c.name, c.disabled, c.confidential, c.signing_alg, c.allowed_sources,
        c.grants, c.lifetime_seconds, c.scopes, c.api_types, c.default_api_type,
-       s.ids, s.key_ids, s.sealed, s.not_after
+       c.api_types_key_id, s.ids, s.key_ids, s.sealed, s.not_after
 FROM deputy_clients c
 LEFT JOIN LATERAL (
     SELECT array_agg(id ORDER BY seq DESC) AS ids,
@@ -75,13 +79,14 @@ func (s *Store) readClient(ctx context.Context, id string) (*store.Client, error
 	return c, nil
 }
 
-// scanClient reads a row of clientQuery; it opens the secrets if open,
-// else leaves their values out.
+// scanClient reads a row of clientQuery; it opens the secrets and the
+// api_types settings if open, else leaves their values out.
 func (s *Store) scanClient(row pgx.Row, open bool) (*store.Client, error) {
 	var (
 		c        store.Client
 		lifetime int64
 		apiTypes []byte
+		apiKeyID pgtype.Text
 		ids      []string
 		keyIDs   []string
 		sealed   [][]byte
@@ -89,7 +94,7 @@ func (s *Store) scanClient(row pgx.Row, open bool) (*store.Client, error) {
 	)
 	err := row.Scan(&c.ID, &c.Name, &c.Disabled, &c.Confidential, &c.SigningAlg, &c.AllowedSources,
 		&c.Grants, &lifetime, &c.Scopes, &apiTypes, &c.DefaultAPIType,
-		&ids, &keyIDs, &sealed, &notAfter)
+		&apiKeyID, &ids, &keyIDs, &sealed, &notAfter)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +106,18 @@ func (s *Store) scanClient(row pgx.Row, open bool) (*store.Client, error) {
 	if len(settings) > 0 {
 		c.APITypes = make(map[string]json.RawMessage, len(settings))
 		for k, v := range settings {
-			c.APITypes[k] = json.RawMessage(v)
+			switch {
+			case !open:
+				c.APITypes[k] = nil
+			case !apiKeyID.Valid: // written before migration 0002, in the clear
+				c.APITypes[k] = json.RawMessage(v)
+			default:
+				plain, err := s.openAPIType(apiKeyID.String, c.ID, k, v)
+				if err != nil {
+					return nil, err
+				}
+				c.APITypes[k] = plain
+			}
 		}
 	}
 	if len(ids) > 0 {
@@ -122,34 +138,56 @@ func (s *Store) scanClient(row pgx.Row, open bool) (*store.Client, error) {
 	return &c, nil
 }
 
+// openAPIType opens the settings of api_type name of client clientID,
+// sealed under keyID and base64-encoded as api_types keeps them.
+func (s *Store) openAPIType(keyID, clientID, name, v string) (json.RawMessage, error) {
+	sealed, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: client %q: api_type %q: sealed settings are not base64", ErrSealing, clientID, name)
+	}
+	return s.sealer.open(keyID, sealed, kindAPIType, clientID, name)
+}
+
+// sealAPITypes seals each api_type's settings under the active key, bound
+// to the client and the api_type, for api_types; the key id is NULL when
+// there is nothing to seal.
+func (s *Store) sealAPITypes(clientID string, apiTypes map[string]json.RawMessage) ([]byte, pgtype.Text, error) {
+	var keyID pgtype.Text
+	settings := make(map[string]string, len(apiTypes))
+	for name, v := range apiTypes {
+		id, sealed := s.sealer.seal(v, kindAPIType, clientID, name)
+		keyID = pgtype.Text{String: id, Valid: true}
+		settings[name] = base64.StdEncoding.EncodeToString(sealed)
+	}
+	b, err := json.Marshal(settings)
+	return b, keyID, err
+}
+
 // PutClient validates c (store.Client.Validate) and stores it, replacing any
-// client with the same ID together with all its secrets, which are sealed
-// under the active key. Every Store on the database drops its cached copy.
+// client with the same ID together with all its secrets and its api_types
+// settings, which are sealed under the active key. Every Store on the database drops its cached copy.
 func (s *Store) PutClient(ctx context.Context, c store.Client) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	settings := make(map[string]string, len(c.APITypes))
-	for k, v := range c.APITypes {
-		settings[k] = string(v)
-	}
-	apiTypes, err := json.Marshal(settings)
+	apiTypes, apiKeyID, err := s.sealAPITypes(c.ID, c.APITypes)
 	if err != nil {
 		return err
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO deputy_clients (id, name, disabled, confidential, signing_alg, allowed_sources,
-			                            grants, lifetime_seconds, scopes, api_types, default_api_type)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			                            grants, lifetime_seconds, scopes, api_types, default_api_type, api_types_key_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (id) DO UPDATE SET
 				name = EXCLUDED.name, disabled = EXCLUDED.disabled, confidential = EXCLUDED.confidential,
 				signing_alg = EXCLUDED.signing_alg, allowed_sources = EXCLUDED.allowed_sources,
 				grants = EXCLUDED.grants, lifetime_seconds = EXCLUDED.lifetime_seconds,
 				scopes = EXCLUDED.scopes, api_types = EXCLUDED.api_types,
-				default_api_type = EXCLUDED.default_api_type, updated_at = now()`,
+				default_api_type = EXCLUDED.default_api_type, api_types_key_id = EXCLUDED.api_types_key_id,
+				updated_at = now()`,
 			c.ID, c.Name, c.Disabled, c.Confidential, c.SigningAlg, nonNil(c.AllowedSources),
-			nonNil(c.Grants), int64(c.Lifetime/time.Second), nonNil(c.Scopes), apiTypes, c.DefaultAPIType)
+			nonNil(c.Grants), int64(c.Lifetime/time.Second), nonNil(c.Scopes), apiTypes, c.DefaultAPIType, apiKeyID)
 		if err != nil {
 			return err
 		}
@@ -269,7 +307,8 @@ func (s *Store) AddSecret(ctx context.Context, clientID string, sec store.Secret
 }
 
 // Clients returns every client, ordered by ID, for listing: secrets carry
-// their ID and expiry but no Value, and nothing is decrypted.
+// their ID and expiry but no Value, APITypes name the enabled api_types
+// with nil settings, and nothing is decrypted.
 func (s *Store) Clients(ctx context.Context) ([]store.Client, error) {
 	rows, err := s.pool.Query(ctx, clientQuery+" ORDER BY c.id")
 	if err != nil {

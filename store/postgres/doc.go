@@ -16,13 +16,14 @@
 //
 // # Secrets at rest
 //
-// Client secrets and private keys are sealed with AES-256-GCM under a key
-// the host supplies (Config.EncryptionKeys, by key id); each row records the
-// id of the key that sealed it, and the sealed value's associated data names
-// the row (client and secret ID, or kid) and the key id, so a value copied
-// into another row does not open. Refresh tokens are stored only as their
-// SHA-256. Public keys, client settings and profiles are stored in the
-// clear. Open fails, rather than a lookup later, when a row is sealed under
+// Client secrets, private keys and add-on settings (Client.APITypes, which
+// hold firebase's private_key and Azure's keys) are sealed with AES-256-GCM
+// under a key the host supplies (Config.EncryptionKeys, by key id); each row
+// records the id of the key that sealed it, and the sealed value's
+// associated data names the row (client and secret ID, kid, or client and
+// api_type) and the key id, so a value copied into another row does not
+// open. Refresh tokens are stored only as their SHA-256. Public keys, the
+// rest of a client's record and profiles are stored in the clear. Open fails, rather than a lookup later, when a row is sealed under
 // a key id the Config lacks, or when a configured key is not the one its id
 // stood for: each key id seals a sentinel the first time it is used, and
 // Open opens it.
@@ -74,7 +75,8 @@
 // to do. Open calls it. A database that records a migration this binary
 // does not know, applied by a newer deputy, is refused with
 // ErrSchemaTooNew, by Open and Migrate alike, rather than read and written
-// as if it were the schema this binary knows. The schema, migration 0001:
+// as if it were the schema this binary knows. The schema, migrations 0001
+// and 0002:
 //
 //	-- 0001: the initial schema. Identifiers use COLLATE "C" so that they
 //	-- compare byte for byte, whatever the database's default collation.
@@ -158,4 +160,12 @@
 //	    expires_at timestamptz NOT NULL
 //	);
 //	CREATE INDEX deputy_replay_expires_at ON deputy_replay (expires_at);
+//
+//	-- 0002: add-on settings sealed. Settings carry secrets (firebase's
+//	-- private_key, Azure's sasKey and storageAccessKey), so a row with
+//	-- api_types_key_id keeps in api_types, for each api_type, the base64 of its
+//	-- settings sealed under that key, the associated data naming the client
+//	-- and the api_type. A row without it, written before this migration, keeps
+//	-- its settings in the clear until Reseal seals them.
+//	ALTER TABLE deputy_clients ADD COLUMN api_types_key_id text COLLATE "C";
 package postgres

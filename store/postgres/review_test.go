@@ -5,7 +5,12 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,11 +34,11 @@ func TestReviewRefusesUnknownSchemaVersion(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
-		versions []int // recorded in deputy_schema_migrations besides 1
+		versions []int // recorded in deputy_schema_migrations besides this binary's
 		want     string
 	}{
-		{"NextVersion", []int{2}, "version 2"},
-		{"FarFuture", []int{2, 3, 40}, "versions 2, 3, 40"},
+		{"OneNewer", []int{1000}, "version 1000"},
+		{"SeveralNewer", []int{1000, 1001, 4000}, "versions 1000, 1001, 4000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -345,5 +350,144 @@ func TestReviewUnstorableIDsAreMisses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReviewAPITypeSettingsSealed: add-on settings carry secrets
+// (firebase's private_key, Azure's sasKey and storageAccessKey), so they
+// are sealed like client secrets: not in the database in any encoding,
+// bound to their client and api_type, and opened back as given.
+func TestReviewAPITypeSettingsSealed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	s := w.store(t, func(c *postgres.Config) { c.CacheTTL = -1 })
+	const (
+		pem = "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7review\\n-----END PRIVATE KEY-----\\n"
+		sas = "c2FzLWtleS1vZi10aGUtbmFtZXNwYWNlLXJldmlldw=="
+	)
+	settings := map[string]json.RawMessage{
+		"firebase": json.RawMessage(`{"private_key_id":"fb-1","private_key":"` + pem + `","client_email":"x@p.iam.gserviceaccount.com"}`),
+		"azure_sb": json.RawMessage(`{"namespace":"ns","sasKeyName":"send","sasKey":"` + sas + `","entityPath":"q"}`),
+	}
+	c := store.Client{ID: "fb-target", SigningAlg: "RS256", APITypes: settings, DefaultAPIType: "firebase"}
+	if err := s.PutClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Client(t.Context(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(settings, got.APITypes); d != "" {
+		t.Errorf("APITypes read back (-want +got):\n%s", d)
+	}
+	dump := dumpDatabase(t, w.dsn)
+	for what, v := range map[string]string{"firebase private_key": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7review", "azure sasKey": sas} {
+		for enc, text := range map[string]string{
+			"raw":    v,
+			"hex":    hex.EncodeToString([]byte(v)),
+			"base64": base64.StdEncoding.EncodeToString([]byte(v)),
+		} {
+			if strings.Contains(dump, text) {
+				t.Errorf("the database holds the %s (%s)", what, enc)
+			}
+		}
+	}
+
+	// Listing names the api_types without opening their settings.
+	list, err := s.Clients(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list {
+		if l.ID != c.ID {
+			continue
+		}
+		if d := cmp.Diff([]string{"azure_sb", "firebase"}, slices.Sorted(maps.Keys(l.APITypes))); d != "" {
+			t.Errorf("Clients: api_types (-want +got):\n%s", d)
+		}
+		for name, v := range l.APITypes {
+			if len(v) != 0 {
+				t.Errorf("Clients: api_type %q carries its settings: %s", name, v)
+			}
+		}
+	}
+
+	// Settings moved to another api_type do not open: an error, never
+	// another add-on's key.
+	execSQL(t, w.dsn, `UPDATE deputy_clients SET api_types = jsonb_build_object('firebase', api_types->'azure_sb', 'azure_sb', api_types->'firebase') WHERE id = $1`, c.ID)
+	if _, err := s.Client(t.Context(), c.ID); !errors.Is(err, postgres.ErrSealing) {
+		t.Errorf("Client after swapping sealed settings: %v; want ErrSealing", err)
+	}
+}
+
+// TestReviewAPITypeSettingsResealed: Reseal moves sealed settings to the
+// active key and seals settings a version before migration 0002 left in
+// the clear; Open checks a key against sealed settings too.
+func TestReviewAPITypeSettingsResealed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	settings := map[string]json.RawMessage{"firebase": json.RawMessage(`{"private_key":"fb-private-key-review"}`)}
+	legacy := map[string]json.RawMessage{"azure_sb": json.RawMessage(`{"sasKey":"sas-key-review"}`)}
+	s := w.store(t, nil)
+	if err := s.PutClient(t.Context(), store.Client{ID: "sealed", SigningAlg: "RS256", APITypes: settings}); err != nil {
+		t.Fatal(err)
+	}
+	// As a version before migration 0002 wrote it.
+	if err := s.PutClient(t.Context(), store.Client{ID: "legacy", SigningAlg: "RS256"}); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, w.dsn, `UPDATE deputy_clients SET api_types = '{"azure_sb": "{\"sasKey\":\"sas-key-review\"}"}' WHERE id = 'legacy'`)
+
+	k2 := newKey()
+	both := w.store(t, func(c *postgres.Config) {
+		c.EncryptionKeys = map[string][]byte{"k1": w.encKeys["k1"], "k2": k2}
+		c.ActiveKey = "k2"
+		c.CacheTTL = -1
+	})
+	if c, err := both.Client(t.Context(), "legacy"); err != nil || !cmp.Equal(legacy, c.APITypes) {
+		t.Fatalf("legacy settings before Reseal: %v, %v", c, err)
+	}
+	n, err := both.Reseal(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two secrets and two private keys of the world, two clients' settings.
+	if n != 6 {
+		t.Errorf("Reseal moved %d rows, want 6", n)
+	}
+	if dump := dumpDatabase(t, w.dsn); strings.Contains(dump, "sas-key-review") || strings.Contains(dump, "fb-private-key-review") {
+		t.Error("settings still in the clear after Reseal")
+	}
+	only := w.store(t, func(c *postgres.Config) {
+		c.EncryptionKeys = map[string][]byte{"k2": k2}
+		c.ActiveKey = "k2"
+		c.CacheTTL = -1
+	})
+	for id, want := range map[string]map[string]json.RawMessage{"sealed": settings, "legacy": legacy} {
+		c, err := only.Client(t.Context(), id)
+		if err != nil {
+			t.Fatalf("Client(%q) under the new key only: %v", id, err)
+		}
+		if d := cmp.Diff(want, c.APITypes); d != "" {
+			t.Errorf("Client(%q) APITypes after Reseal (-want +got):\n%s", id, d)
+		}
+	}
+
+	// A database whose only sealed rows are settings, without sentinels: a
+	// wrong key is still refused at Open.
+	dsn := pgtest.DSN(t)
+	cfg := testConfig()
+	first := open(t, dsn, cfg)
+	if err := first.PutClient(t.Context(), store.Client{ID: "c", SigningAlg: "RS256", APITypes: settings}); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	execSQL(t, dsn, "DELETE FROM deputy_sealing_keys")
+	wrong := postgres.Config{EncryptionKeys: map[string][]byte{"k1": newKey()}, ActiveKey: "k1"}
+	if s, err := postgres.Open(t.Context(), dsn, wrong); !errors.Is(err, postgres.ErrSealing) || !strings.Contains(err.Error(), `a client_api_type row does not open with key id "k1"`) {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("Open with a wrong key over sealed settings: %v; want ErrSealing", err)
 	}
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -303,6 +304,34 @@ func (s *Store) checkKeysIn(ctx context.Context, tx pgx.Tx) error {
 	})
 	if err != nil {
 		return s.fail(ctx, "checking encryption keys", err)
+	}
+	// And one client's api_types settings per key id.
+	rows, err = tx.Query(ctx, `SELECT DISTINCT ON (api_types_key_id) api_types_key_id, id, api_types
+		FROM deputy_clients WHERE api_types_key_id IS NOT NULL`)
+	if err != nil {
+		return s.fail(ctx, "checking encryption keys", err)
+	}
+	type apiSample struct {
+		keyID, client string
+		settings      map[string]string
+	}
+	apiSamples, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (apiSample, error) {
+		var x apiSample
+		err := r.Scan(&x.keyID, &x.client, &x.settings)
+		return x, err
+	})
+	if err != nil {
+		return s.fail(ctx, "checking encryption keys", err)
+	}
+	for _, x := range apiSamples {
+		for _, name := range slices.Sorted(maps.Keys(x.settings)) {
+			sealed, err := base64.StdEncoding.DecodeString(x.settings[name])
+			if err != nil {
+				return fmt.Errorf("%w: client %q: api_type %q: sealed settings are not base64", ErrSealing, x.client, name)
+			}
+			samples = append(samples, sample{x.keyID, kindAPIType, x.client, name, sealed})
+			break
+		}
 	}
 	var missing []string
 	for _, x := range samples {
