@@ -32,8 +32,8 @@ const ClientAssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-
 // panic are server_error, so that an outage is never reported to a client
 // as bad credentials.
 //
-// It must not modify c or req (req is a copy of the request), nor keep
-// them. It is called from Exchange and from Authenticate; under
+// c and req are copies: what it changes in them, the engine and the
+// stores never see. It must not keep them. It is called from Exchange and from Authenticate; under
 // Authenticate, CheckOnly(ctx) is true and it must not consume anything
 // single-use (an assertion's jti), since Exchange will ask again.
 type ClientAuthenticator interface {
@@ -174,8 +174,10 @@ func (x *Exchanger) authenticateWith(ctx context.Context, c *store.Client, req *
 			err = serverError("client authentication failed", fmt.Errorf("engine: client authenticator panic: %v", p))
 		}
 	}()
+	// Copies, as a Policy and a Minter get: stores hand out shared
+	// records, which code outside the engine must not be able to change.
 	cp := *req
-	herr := x.cfg.ClientAuth.AuthenticateClient(ctx, c, &cp)
+	herr := x.cfg.ClientAuth.AuthenticateClient(ctx, c.Clone(), &cp)
 	if herr == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -363,5 +364,26 @@ func mustSucceed(t *testing.T, res *engine.Response, err error) {
 	t.Helper()
 	if err != nil || res == nil || res.IDToken == "" {
 		t.Fatalf("Exchange = %+v, %v; want a token", res, err)
+	}
+}
+
+// TestClientAuthHookGetsCopies: a hook that changes the client record it
+// is given changes nothing in the store or the exchange.
+func TestClientAuthHookGetsCopies(t *testing.T) {
+	w := newWorld(t, func(c *engine.Config) {
+		c.ClientAuth = engine.ClientAuthFunc(func(_ context.Context, c *store.Client, _ *engine.Request) error {
+			c.Grants = nil
+			c.Disabled = true
+			c.Secrets[0].Value[0] ^= 1
+			return nil
+		})
+	})
+	before, _ := w.st.Client(context.Background(), appHS)
+	secret := append([]byte(nil), before.Secrets[0].Value...)
+	res, err := w.x.Exchange(context.Background(), delegation(appHS, w.idToken(t, appHS, nil), apiHS, "openid"))
+	mustSucceed(t, res, err)
+	after, _ := w.st.Client(context.Background(), appHS)
+	if after.Disabled || len(after.Grants) == 0 || !bytes.Equal(after.Secrets[0].Value, secret) {
+		t.Errorf("the hook changed the stored client: %+v", after)
 	}
 }
