@@ -13,8 +13,8 @@ import (
 type Config struct {
 	// EncryptionKeys maps key ids to 32-byte AES-256 keys that seal client
 	// secrets and private keys at rest. Every key id that sealed a row in
-	// the database must be present; Open fails otherwise. Key ids are up to
-	// 64 bytes of UTF-8. Required.
+	// the database must be present; Open fails otherwise. Key ids are 1 to
+	// 64 bytes of UTF-8, without NUL. Required.
 	EncryptionKeys map[string][]byte
 	// ActiveKey is the id of the key, in EncryptionKeys, that seals new
 	// rows and that Reseal moves old rows to. Required.
@@ -71,8 +71,8 @@ func (c Config) check() (Config, error) {
 		bad("EncryptionKeys is empty: client secrets and private keys are sealed with it")
 	}
 	for _, id := range slices.Sorted(maps.Keys(c.EncryptionKeys)) {
-		if id == "" || len(id) > 64 {
-			bad("encryption key id %q must be 1 to 64 bytes", id)
+		if id == "" || len(id) > 64 || !storable(id) {
+			bad("encryption key id %q must be 1 to 64 bytes of UTF-8 without NUL", id)
 		}
 		if n := len(c.EncryptionKeys[id]); n != 32 {
 			bad("encryption key %q is %d bytes, want 32 (AES-256)", id, n)

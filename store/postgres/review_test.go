@@ -491,3 +491,21 @@ func TestReviewAPITypeSettingsResealed(t *testing.T) {
 		t.Errorf("Open with a wrong key over sealed settings: %v; want ErrSealing", err)
 	}
 }
+
+// TestReviewKeyIDsMustBeText: a key id is stored as text, so one that is
+// not UTF-8 or holds NUL is a config error, as documented, not a database
+// error.
+func TestReviewKeyIDsMustBeText(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	for _, id := range []string{"k\xff", "k\x00"} {
+		cfg := postgres.Config{EncryptionKeys: map[string][]byte{id: newKey()}, ActiveKey: id}
+		s, err := postgres.Open(t.Context(), dsn, cfg)
+		if err == nil {
+			s.Close()
+		}
+		if !errors.Is(err, postgres.ErrConfig) || !strings.Contains(err.Error(), "must be 1 to 64 bytes of UTF-8") {
+			t.Errorf("Open with key id %q: %v; want an ErrConfig", id, err)
+		}
+	}
+}

@@ -109,8 +109,10 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the listener and the pruner and closes every connection. The
-// Store must not be used afterwards.
+// Close stops the listener and the pruner and closes every connection,
+// waiting for queries in flight. It may be called more than once; the
+// Store must not be used afterwards (lookups fail, or serve what is
+// cached).
 func (s *Store) Close() {
 	s.stop()
 	s.wg.Wait()
