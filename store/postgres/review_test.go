@@ -509,3 +509,40 @@ func TestReviewKeyIDsMustBeText(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewRefreshDelegationDuringOutage: refresh grants and profiles are
+// never cached, so with the database cut or stalled a refresh-token
+// delegation is server_error with no token, even on a warm cache, and
+// works again once the database is back.
+func TestReviewRefreshDelegationDuringOutage(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	proxy, dsn := pgtest.NewProxy(t, w.dsn)
+	rw := *w
+	rw.dsn = dsn
+	s := rw.store(t, func(c *postgres.Config) { c.CacheTTL = longTTL; c.QueryTimeout = 300 * time.Millisecond })
+	x := exchanger(t, s, false)
+	req := &engine.Request{GrantType: engine.GrantTypeJWTBearer, ClientID: appHS, RefreshToken: "rt-ada", Target: apiHS, Scope: "openid email"}
+	if c, _ := exchange(t, x, req); c != "" {
+		t.Fatalf("before the outage: %s", c)
+	}
+	for _, tc := range []struct {
+		name string
+		down func()
+	}{{"Cut", proxy.Cut}, {"Stall", proxy.Stall}} {
+		tc.down()
+		start := time.Now()
+		c, res := exchange(t, x, req)
+		if c != engine.CodeServerError || res != nil {
+			t.Errorf("%s: code %q, response %v; want server_error and no token", tc.name, c, res)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s: the exchange took %v with a QueryTimeout of 300ms", tc.name, d)
+		}
+		proxy.Restore()
+		waitFor(t, 15*time.Second, "recovery after "+tc.name, func() bool {
+			c, _ := exchange(t, x, req)
+			return c == ""
+		})
+	}
+}
