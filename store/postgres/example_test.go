@@ -56,9 +56,13 @@ func ExampleOpen() {
 // removed once the tokens it signed have expired.
 func ExampleStore_StageKey() {
 	ctx := context.Background()
+	key, err := base64.StdEncoding.DecodeString(os.Getenv("DEPUTY_ENCRYPTION_KEY"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	st, err := postgres.Open(ctx, os.Getenv("DEPUTY_DSN"), postgres.Config{
-		EncryptionKeys: map[string][]byte{"k1": make([]byte, 32)}, // use a real key
-		ActiveKey:      "k1",
+		EncryptionKeys: map[string][]byte{"2026-11": key},
+		ActiveKey:      "2026-11",
 	})
 	if err != nil {
 		log.Fatal(err)
