@@ -435,8 +435,11 @@ func (m *Memory) SigningKey(ctx context.Context, alg string) (*jose.JSONWebKey, 
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	now := m.now()
+	// The clock is read under the lock: a key added (its window starting
+	// at the adder's now) just before a key is removed must not look
+	// not-yet-started to a reader that read the clock before both.
 	m.keysMu.RLock()
+	now := m.now()
 	ks := m.signing[alg]
 	m.keysMu.RUnlock()
 	for _, k := range ks {
