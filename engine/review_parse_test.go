@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -267,8 +266,9 @@ func worstBodies() map[string][]byte {
 
 // TestReviewParseJSONWorstCaseRefusedCheaply: each 64 KiB worst case is
 // refused by the pre-scan alone — at most 2 allocations (the error), so
-// no decoder ran — and quickly (a generous 2 ms per body, against the
-// 2.1 ms go-jose took for a 20 KB nest before the scan).
+// no decoder ran. How fast is BenchmarkReviewParseJSONWorstCase's to say
+// (tens of microseconds, against the 2.1 ms go-jose took for a 20 KB nest
+// before the scan); a timed assertion would fail on a loaded machine.
 func TestReviewParseJSONWorstCaseRefusedCheaply(t *testing.T) {
 	for name, body := range worstBodies() {
 		t.Run(name, func(t *testing.T) {
@@ -279,14 +279,6 @@ func TestReviewParseJSONWorstCaseRefusedCheaply(t *testing.T) {
 			assertParseRefused(t, got, err, engine.CodeInvalidRequest)
 			if allocs := testing.AllocsPerRun(20, func() { engine.ParseJSON(body) }); allocs > 2 {
 				t.Errorf("%v allocations to refuse, want at most 2 (no decoding)", allocs)
-			}
-			const runs = 50
-			start := time.Now()
-			for range runs {
-				engine.ParseJSON(body)
-			}
-			if per := time.Since(start) / runs; per > 2*time.Millisecond {
-				t.Errorf("%v per refusal, want well under 2ms", per)
 			}
 		})
 	}
