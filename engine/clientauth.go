@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -161,8 +163,18 @@ func (x *Exchanger) decoyAuth(ctx context.Context, req *Request) {
 		return
 	}
 	defer func() { _ = recover() }()
+	u.AuthenticateUnknown(ctx, authRequestCopy(req))
+}
+
+// authRequestCopy is the copy of req an authenticator gets: slices and
+// the map too, so that nothing it changes reaches the exchange (an
+// audience edited in place would pick another target).
+func authRequestCopy(req *Request) *Request {
 	cp := *req
-	u.AuthenticateUnknown(ctx, &cp)
+	cp.Audience = slices.Clone(req.Audience)
+	cp.Resource = slices.Clone(req.Resource)
+	cp.Extra = maps.Clone(req.Extra)
+	return &cp
 }
 
 // authenticateWith runs the host's ClientAuthenticator on a copy of req
@@ -176,8 +188,7 @@ func (x *Exchanger) authenticateWith(ctx context.Context, c *store.Client, req *
 	}()
 	// Copies, as a Policy and a Minter get: stores hand out shared
 	// records, which code outside the engine must not be able to change.
-	cp := *req
-	herr := x.cfg.ClientAuth.AuthenticateClient(ctx, c.Clone(), &cp)
+	herr := x.cfg.ClientAuth.AuthenticateClient(ctx, c.Clone(), authRequestCopy(req))
 	if herr == nil {
 		return nil
 	}
