@@ -20,12 +20,19 @@ type StatusError struct {
 	Err *engine.Error
 }
 
-// Error returns Err's text.
-func (e *StatusError) Error() string { return e.Err.Error() }
+// Error returns Err's text; a nil *StatusError reads as a bare
+// server_error.
+func (e *StatusError) Error() string {
+	if e == nil {
+		return (*engine.Error)(nil).Error()
+	}
+	return e.Err.Error()
+}
 
-// Unwrap returns Err, so that errors.As finds the *engine.Error.
+// Unwrap returns Err, so that errors.As finds the *engine.Error; nil for
+// a nil *StatusError, which a Gate may return in an error by mistake.
 func (e *StatusError) Unwrap() error {
-	if e.Err == nil {
+	if e == nil || e.Err == nil {
 		return nil
 	}
 	return e.Err
