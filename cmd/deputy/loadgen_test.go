@@ -41,6 +41,7 @@ import (
 
 var (
 	loadgenConns  = flag.Int("loadgen.conns", 4, "connections the HostVsBare benchmark drives against each server")
+	loadgenArgs   = flag.String("loadgen.args", "", "extra flags for HostVsBare's deputy serve, space-separated (e.g. --log-level=warn to price the logs)")
 	loadgenRounds = flag.Int("loadgen.rounds", 10, "HostVsBare alternates between the two servers this many times")
 	loadgenClient = flag.String("loadgen.client", "nethttp", "HostVsBare's client: nethttp (Go's http.Client, as most load tools cost) or raw (hand-written HTTP/1.1, as cheap as a client gets)")
 )
@@ -98,6 +99,8 @@ func BenchmarkHostVsBare(b *testing.B) {
 	b.ReportMetric(dep.rps/bare.rps, "ratio")
 	b.ReportMetric(floor.rps, "floor-req/s")
 	b.ReportMetric(floor.rps/bare.rps, "floor-ratio")
+	b.ReportMetric(float64(floor.p50.Microseconds()), "floor-p50-µs")
+	b.ReportMetric(float64(floor.p99.Microseconds()), "floor-p99-µs")
 	b.ReportMetric(float64(bare.p50.Microseconds()), "bare-p50-µs")
 	b.ReportMetric(float64(bare.p99.Microseconds()), "bare-p99-µs")
 	b.ReportMetric(float64(dep.p50.Microseconds()), "deputy-p50-µs")
@@ -125,7 +128,8 @@ func serveForLoad(b *testing.B, path string) string {
 	w := &addrWatcher{out: devnull, found: addr}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- runServe(ctx, []string{"--config", path, "--addr", "127.0.0.1:0"}, io.Discard, w) }()
+	args := append([]string{"--config", path, "--addr", "127.0.0.1:0"}, strings.Fields(*loadgenArgs)...)
+	go func() { done <- runServe(ctx, args, io.Discard, w) }()
 	b.Cleanup(func() { cancel(); <-done })
 	select {
 	case a := <-addr:
