@@ -45,7 +45,9 @@ type byMethod struct {
 // presents: method returns c's method (e.g. MethodPrivateKeyJWT), and
 // auths maps methods to the authenticators that check them. So a client
 // registered for private_key_jwt cannot fall back to a secret, nor a
-// public client be held to one.
+// public client be held to one; a client registered for
+// client_secret_basic or client_secret_post must send a client_secret
+// even if its record is not marked Confidential.
 //
 // An error from method is server_error, unless it wraps
 // engine.ErrInvalidClient; a method with no entry in auths wraps
@@ -73,6 +75,11 @@ func (b *byMethod) AuthenticateClient(ctx context.Context, c *store.Client, req 
 	a := b.auths[m]
 	if a == nil {
 		return fmt.Errorf("%w %q", ErrNoMethod, m)
+	}
+	if (m == MethodSecretBasic || m == MethodSecretPost) && req.ClientSecret == "" {
+		// These methods authenticate with the secret (RFC 7591 §2); a
+		// record not marked Confidential must not turn them into "none".
+		return refuse("no client secret sent by a client registered with " + m)
 	}
 	if _, hashes := a.(engine.UnknownClientAuthenticator); !hashes && req.ClientSecret != "" {
 		// A secret costs a hash whoever it is sent for, so that timing
