@@ -259,7 +259,9 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx = clientauth.WithPeerCertificates(ctx, r.TLS.PeerCertificates)
 	}
 	if h.context != nil {
-		ctx = h.context(ctx, r)
+		if c := h.context(ctx, r); c != nil { // nil: a hook's mistake, not a reason to panic
+			ctx = c
+		}
 	}
 	// A usable request reached the engine's checks: parsed, its
 	// credentials in one place, its grant served here.

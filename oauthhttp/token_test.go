@@ -373,3 +373,18 @@ func TestMaxBodyBytes(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestContextHookNil: a Context hook that returns nil leaves the
+// request's context in place instead of crashing the exchange.
+func TestContextHookNil(t *testing.T) {
+	w := newWorld(t)
+	opts := oauthhttp.Delegation()
+	opts.Context = func(context.Context, *http.Request) context.Context { return nil }
+	h, err := oauthhttp.NewTokenHandler(w.x, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := serve(t, h, post(delegationJSON("app", w.idToken(t, "app", w.appSecret)), "application/json")); a.Status != 200 {
+		t.Errorf("status %d: %v", a.Status, a.Body)
+	}
+}
