@@ -284,10 +284,17 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if h.observe != nil && req != nil {
-		if !known {
+		// invalid_client is the exchange refusing the credentials, even
+		// when the check-only Authenticate passed them (an assertion
+		// already spent): not authenticated, and not worth checking again.
+		refusedClient := errors.Is(err, engine.ErrInvalidClient)
+		if !known && !refusedClient {
 			// Only on a refusal, and only for the log: on success the
 			// exchange has authenticated the requester.
 			o.Authenticated = usable && h.x.Authenticate(ctx, req) == nil
+		}
+		if refusedClient {
+			o.Authenticated = false
 		}
 		o.ClientID = req.ClientID
 		if !o.Authenticated {
