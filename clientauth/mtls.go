@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -118,9 +120,30 @@ func (m *mtls) chainVerifies(certs []*x509.Certificate, now time.Time) bool {
 	return err == nil
 }
 
+// hidesAttributes reports whether Name.String leaves some of n out: it
+// prints only the last commonName and the last serialNumber, so a subject
+// with two of either is not the DN it prints.
+func hidesAttributes(n pkix.Name) bool {
+	var cn, serial int
+	for _, a := range n.Names {
+		switch {
+		case a.Type.Equal(oidCommonName):
+			cn++
+		case a.Type.Equal(oidSerialNumber):
+			serial++
+		}
+	}
+	return cn > 1 || serial > 1
+}
+
+var (
+	oidCommonName   = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidSerialNumber = asn1.ObjectIdentifier{2, 5, 4, 5}
+)
+
 // matchesPKI reports whether leaf carries every PKI value reg names.
 func matchesPKI(leaf *x509.Certificate, reg *TLSClient) bool {
-	if reg.SubjectDN != "" && leaf.Subject.String() != reg.SubjectDN {
+	if reg.SubjectDN != "" && (leaf.Subject.String() != reg.SubjectDN || hidesAttributes(leaf.Subject)) {
 		return false
 	}
 	if reg.DNSName != "" && !slices.Contains(leaf.DNSNames, reg.DNSName) {

@@ -2,7 +2,11 @@ package clientauth_test
 
 import (
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"testing"
+	"time"
 
 	"github.com/deputyauth/deputy/clientauth"
 	"github.com/deputyauth/deputy/engine"
@@ -60,6 +64,71 @@ func TestReviewByMethodSecretMethodsNeedSecret(t *testing.T) {
 			req := request(t)
 			req.ClientSecret = tc.secret
 			res, err := w.x.Exchange(context.Background(), req)
+			if tc.code == "" {
+				mustOK(t, res, err)
+				return
+			}
+			assertRefused(t, res, err, tc.code)
+		})
+	}
+}
+
+// TestReviewMTLSSubjectDNIsWhole: tls_client_auth_subject_dn is the
+// certificate's whole subject DN (RFC 8705 §2.1.2). crypto/x509's
+// Name.String keeps only the last commonName and the last serialNumber,
+// so a certificate whose subject carries another CN (or serialNumber)
+// besides the registered one printed exactly as the registered DN and
+// authenticated as that client.
+func TestReviewMTLSSubjectDNIsWhole(t *testing.T) {
+	ca, caKey := certificate(t, "Test CA", nil, nil, func(c *x509.Certificate) {
+		c.IsCA, c.BasicConstraintsValid, c.KeyUsage = true, true, x509.KeyUsageCertSign
+		c.ExtKeyUsage = nil
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	oidCN, oidSerial := asn1.ObjectIdentifier{2, 5, 4, 3}, asn1.ObjectIdentifier{2, 5, 4, 5}
+	subject := func(extra ...pkix.AttributeTypeAndValue) func(*x509.Certificate) {
+		return func(c *x509.Certificate) {
+			c.Subject = pkix.Name{Organization: []string{"Example"}, ExtraNames: extra}
+		}
+	}
+	const registered = "CN=svc.example.com,O=Example"
+	for _, tc := range []struct {
+		name string
+		mod  func(*x509.Certificate)
+		// printed registers the DN as Name.String prints the leaf's.
+		printed bool
+		code    string // "" means a token is minted
+	}{
+		{name: "the registered subject", mod: nil},
+		{name: "the registered subject, CN as an extra name", mod: subject(pkix.AttributeTypeAndValue{Type: oidCN, Value: "svc.example.com"})},
+		{name: "another CN before the registered one", code: engine.CodeInvalidClient,
+			mod: subject(pkix.AttributeTypeAndValue{Type: oidCN, Value: "intruder.example.com"}, pkix.AttributeTypeAndValue{Type: oidCN, Value: "svc.example.com"})},
+		{name: "the registered CN twice", code: engine.CodeInvalidClient,
+			mod: subject(pkix.AttributeTypeAndValue{Type: oidCN, Value: "svc.example.com"}, pkix.AttributeTypeAndValue{Type: oidCN, Value: "svc.example.com"})},
+		{name: "two serialNumbers", printed: true, code: engine.CodeInvalidClient,
+			mod: func(c *x509.Certificate) {
+				c.Subject = pkix.Name{CommonName: "svc.example.com", Organization: []string{"Example"}, ExtraNames: []pkix.AttributeTypeAndValue{
+					{Type: oidSerial, Value: "1"}, {Type: oidSerial, Value: "2"}}}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leaf, _ := certificate(t, "svc.example.com", ca, caKey, tc.mod)
+			reg := clientauth.TLSClient{SubjectDN: registered}
+			if tc.printed {
+				reg.SubjectDN = leaf.Subject.String() // SERIALNUMBER=2 only
+			}
+			auth, err := clientauth.MTLS(clientauth.MTLSConfig{
+				Roots:   roots,
+				Clients: func(context.Context, string) (clientauth.TLSClient, error) { return reg, nil },
+				Now:     func() time.Time { return now },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := newWorld(t, auth, nil)
+			ctx := clientauth.WithPeerCertificates(context.Background(), []*x509.Certificate{leaf})
+			res, err := w.x.Exchange(ctx, request(t))
 			if tc.code == "" {
 				mustOK(t, res, err)
 				return
