@@ -23,7 +23,9 @@ import (
 // for self_signed_tls_client_auth, or both.
 type TLSClient struct {
 	// SubjectDN is tls_client_auth_subject_dn: the certificate's subject
-	// exactly as crypto/x509's Name.String writes it (RFC 4514 form).
+	// exactly as crypto/x509's Name.String writes it (RFC 4514 form). A
+	// subject with more than one commonName or serialNumber never
+	// matches: Name.String prints only the last.
 	SubjectDN string
 	// SAN: tls_client_auth_san_dns, _san_uri, _san_ip, _san_email; the
 	// certificate must carry the value among its subject alternative
