@@ -363,10 +363,6 @@ func clientPut(ctx context.Context, a *admin, args []string) int {
 		}
 		return exitUsage
 	}
-	if len(c.APITypes) > 0 {
-		// store/postgres seals secrets and private keys only.
-		a.info("warning: api_types settings are stored unencrypted; a key in them (firebase's private_key) is readable by whoever can read the database")
-	}
 	if err := st.PutClient(ctx, *c); err != nil {
 		return a.fail(err)
 	}
