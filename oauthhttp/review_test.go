@@ -121,7 +121,12 @@ func TestReviewObserveReplayedAssertion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := engine.New(engine.Config{Issuer: issuer, Clients: w.st, Keys: w.st, ClientAuth: auth, Now: func() time.Time { return w.now }})
+	calls := 0 // authentications run; one wasted per refusal would cost a hash for hashed secrets
+	counted := engine.ClientAuthFunc(func(ctx context.Context, c *store.Client, req *engine.Request) error {
+		calls++
+		return auth.AuthenticateClient(ctx, c, req)
+	})
+	x, err := engine.New(engine.Config{Issuer: issuer, Clients: w.st, Keys: w.st, ClientAuth: counted, Now: func() time.Time { return w.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +157,12 @@ func TestReviewObserveReplayedAssertion(t *testing.T) {
 		Minted        bool
 	}
 	for _, tc := range []struct {
-		name string
-		gate bool
-	}{{"observer only", false}, {"observer and gate", true}} {
+		name      string
+		gate      bool
+		wantCalls int // a gate authenticates before each exchange
+	}{{"observer only", false, 2}, {"observer and gate", true, 4}} {
 		t.Run(tc.name, func(t *testing.T) {
+			calls = 0
 			var got []seen
 			opts := oauthhttp.Delegation()
 			opts.Observe = func(r *http.Request, o oauthhttp.Observation) {
@@ -181,6 +188,9 @@ func TestReviewObserveReplayedAssertion(t *testing.T) {
 			want := []seen{{"app", true, 200, "", true}, {"app", false, 401, "invalid_client", false}}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if calls != tc.wantCalls {
+				t.Errorf("client authentication ran %d times, want %d", calls, tc.wantCalls)
 			}
 		})
 	}
