@@ -78,6 +78,11 @@ func (r *clientAuthRegistry) add(cc *clientConfig, c *store.Client, p, baseDir s
 	if m == clientauth.MethodNone && cc.Confidential {
 		fail("token_endpoint_auth_method", "a confidential client cannot use none")
 	}
+	if len(cc.SecretHashes) > 0 && !cc.Confidential {
+		// Otherwise a request naming the client and no secret at all
+		// passes, as it does for any client that is not confidential.
+		fail("confidential", "a client with secret_hashes must be confidential: true")
+	}
 	if len(cc.SecretHashes) > 0 && store.IsHMAC(cc.SigningAlg) {
 		fail("secret_hashes", "%s clients sign with their secrets, which must be kept in plaintext (secrets)", cc.SigningAlg)
 	}
@@ -182,9 +187,13 @@ func (r *clientAuthRegistry) authenticator(issuer string, skew time.Duration, re
 		clientauth.MethodNone:        clientauth.Public,
 	}
 	if len(r.keys) > 0 {
-		base := strings.TrimSuffix(issuer, "/")
+		// The issuer only, not the token endpoints' URLs (which RFC 7523
+		// also allows): a client tricked by a rogue server's metadata into
+		// signing an assertion for "its" token endpoint can be made to sign
+		// for ours, but never for our issuer, which the client checks
+		// (audience injection; draft-ietf-oauth-rfc7523bis).
 		a, err := clientauth.PrivateKeyJWT(clientauth.JWTConfig{
-			Audience:  []string{issuer, base + pathToken, base + pathDelegation},
+			Audience:  []string{issuer},
 			Keys:      r.clientKeys,
 			Replay:    replay,
 			ClockSkew: skew,

@@ -89,6 +89,7 @@ func TestPrivateKeyJWTEndToEnd(t *testing.T) {
 	}
 	e := newTestEnv(t, clientAuthConfig(t, clientKey, strings.Repeat("k", 40)), nil)
 	endpoint := strings.TrimSuffix(testIssuer, "/") + pathToken
+	delegationURL := strings.TrimSuffix(testIssuer, "/") + pathDelegation
 	post := func(form url.Values) reply {
 		return do(t, http.MethodPost, e.srv.URL+pathToken, "application/x-www-form-urlencoded", form.Encode(), nil)
 	}
@@ -104,7 +105,7 @@ func TestPrivateKeyJWTEndToEnd(t *testing.T) {
 		return v
 	}
 	soon := time.Now().Add(time.Minute)
-	good := assertionFor(t, clientKey, endpoint, "jti-1", soon)
+	good := assertionFor(t, clientKey, testIssuer, "jti-1", soon)
 
 	// No client_id: the assertion names the client (RFC 7521 §4.2).
 	r := post(form(good))
@@ -119,12 +120,15 @@ func TestPrivateKeyJWTEndToEnd(t *testing.T) {
 	withID := func(v url.Values) url.Values { v.Set("client_id", demoRSApp); return v }
 	for name, f := range map[string]url.Values{
 		"replayed":         form(good),
-		"forged":           form(assertionFor(t, forger, endpoint, "jti-2", soon)),
-		"expired":          form(assertionFor(t, clientKey, endpoint, "jti-3", time.Now().Add(-time.Minute))),
-		"exp too far":      form(assertionFor(t, clientKey, endpoint, "jti-4", time.Now().Add(time.Hour))),
+		"forged":           form(assertionFor(t, forger, testIssuer, "jti-2", soon)),
+		"expired":          form(assertionFor(t, clientKey, testIssuer, "jti-3", time.Now().Add(-time.Minute))),
+		"exp too far":      form(assertionFor(t, clientKey, testIssuer, "jti-4", time.Now().Add(time.Hour))),
 		"another audience": form(assertionFor(t, clientKey, "https://elsewhere.example/token", "jti-5", soon)),
-		"no assertion":     withID(form("")),
-		"plaintext secret": func() url.Values { v := withID(form("")); v.Set("client_secret", strings.Repeat("k", 40)); return v }(),
+		// Audience injection: only the issuer is our audience.
+		"token endpoint audience":      form(assertionFor(t, clientKey, endpoint, "jti-7", soon)),
+		"delegation endpoint audience": form(assertionFor(t, clientKey, delegationURL, "jti-8", soon)),
+		"no assertion":                 withID(form("")),
+		"plaintext secret":             func() url.Values { v := withID(form("")); v.Set("client_secret", strings.Repeat("k", 40)); return v }(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := post(f)
@@ -138,10 +142,6 @@ func TestPrivateKeyJWTEndToEnd(t *testing.T) {
 		})
 	}
 
-	// The issuer itself is an accepted audience too.
-	if r := post(form(assertionFor(t, clientKey, testIssuer, "jti-6", soon))); r.status != http.StatusOK {
-		t.Errorf("assertion for the issuer: status %d, body %s", r.status, r.body)
-	}
 }
 
 // TestHashedSecretEndToEnd: a client whose secret the config holds only as
@@ -216,6 +216,10 @@ func TestClientAuthConfigErrors(t *testing.T) {
 			c.SigningAlg, c.Secrets = "RS256", nil
 			c.SecretHashes = []secretHashConfig{{ID: "h", Hash: "plaintext-secret-plaintext-secret"}}
 		}, "secret_hashes[0].hash: not a secret hash"},
+		{"hashes for a public client", func(c *clientConfig) {
+			c.SigningAlg, c.Secrets, c.Confidential = "RS256", nil, false
+			c.SecretHashes = []secretHashConfig{{ID: "h", Hash: clientauth.HashPrefix + "i=1$AAAAAAAAAAA$" + strings.Repeat("A", 43)}}
+		}, "confidential: a client with secret_hashes must be confidential: true"},
 		{"confidential none", func(c *clientConfig) { c.TokenEndpointAuthMethod, c.Confidential = "none", true }, "a confidential client cannot use none"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
