@@ -467,8 +467,9 @@ func BenchmarkHostHandler(b *testing.B) {
 }
 
 // BenchmarkHostLogging is BenchmarkHostHandler's request with the access
-// log and the audit event written as text, written as JSON, and not
-// written at all: what the two log lines cost.
+// log and the audit event written as text, written as JSON (each line one
+// write, or buffered as deputy serve writes them), and not written at all:
+// what the two log lines cost.
 func BenchmarkHostLogging(b *testing.B) {
 	fc := testConfig(b)
 	hc, err := buildConfig(fc, "")
@@ -482,16 +483,21 @@ func BenchmarkHostLogging(b *testing.B) {
 	defer devnull.Close()
 	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
 	body := seedBody(demoApp, src, demoAPI, "openid", "app")
+	buffered := newLogBuffer(devnull, logFlushInterval, logBufferSize)
+	defer buffered.Close()
 	for _, tc := range []struct {
 		name string
-		h    slog.Handler
+		l    *slog.Logger
 	}{
-		{"text", slog.NewTextHandler(devnull, nil)},
-		{"json", slog.NewJSONHandler(devnull, nil)},
-		{"off", slog.DiscardHandler},
+		{"text", slog.New(slog.NewTextHandler(devnull, nil))},
+		{"json", slog.New(slog.NewJSONHandler(devnull, nil))},
+		// As deputy serve logs: through a logBuffer (logging.go).
+		{"text-buffered", newLogger(logText, slog.LevelInfo, buffered)},
+		{"json-buffered", newLogger(logJSON, slog.LevelInfo, buffered)},
+		{"off", slog.New(slog.DiscardHandler)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			s, err := newServer(serverConfig{hostConfig: *hc, Logger: slog.New(tc.h)})
+			s, err := newServer(serverConfig{hostConfig: *hc, Logger: tc.l})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -102,6 +102,12 @@ func (f *serveFlags) check() error {
 // usage and config errors included; the demo's text (curl commands to
 // paste) then goes to stdout instead.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Everything serve writes to stderr goes through one logBuffer, in
+	// order: two log lines per request cost one write every
+	// logFlushInterval rather than two system calls.
+	out := newLogBuffer(stderr, logFlushInterval, logBufferSize)
+	defer out.Close()
+	stderr = out
 	// errOut receives what is printed rather than logged: usage and
 	// config errors, the listening address. With JSON logs each of its
 	// lines becomes a record.
@@ -299,6 +305,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		fmt.Fprintf(stderr, "deputy: listening on %s\n", baseURL)
 	}
+	out.Flush() // the start-up lines at once: scripts wait for "listening on"
 
 	if err := serveUntilDone(ctx, srv, ln, logger, drain, f.drainDelay, f.shutdownTimeout); err != nil {
 		return fail(exitFailure, "%v", err)
