@@ -20,6 +20,7 @@ import (
 type Exchanger struct {
 	cfg     Config
 	signers signerCache
+	headers headerCache // verifyJWS's HS* headers
 	// mappedFold holds every claim name cfg.Scopes maps to some scope,
 	// case-folded (foldName).
 	mappedFold map[string]bool

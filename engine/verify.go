@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"hash"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -107,21 +109,54 @@ func (x *Exchanger) verifyJWS(ctx context.Context, token string, client *store.C
 	if !ok {
 		return nil, serverError("client signing algorithm not supported", nil)
 	}
-	jws, err := jose.ParseSignedCompact(token, algs)
-	if err != nil {
-		return nil, grantErr("token is malformed or not signed with the client's algorithm", err)
+	var (
+		jws          *jose.JSONWebSignature // nil when the header was cached
+		facts        headerFacts
+		payload, sig []byte
+	)
+	header, rest, _ := strings.Cut(token, ".")
+	hmacAlg := store.IsHMAC(client.SigningAlg)
+	cached := false
+	if hmacAlg {
+		facts, cached = x.headers.get(client.SigningAlg, header)
 	}
-	h := &jws.Signatures[0].Header
-	kind, herr := checkHeader(h, kind)
+	if cached {
+		// This exact header has been parsed by go-jose for this
+		// algorithm and passed the header checks: what is left of
+		// ParseSignedCompact is decoding the other two parts, as it
+		// does.
+		p, s, _ := strings.Cut(rest, ".")
+		var err error
+		if payload, err = base64.RawURLEncoding.DecodeString(p); err == nil {
+			sig, err = base64.RawURLEncoding.DecodeString(s)
+		}
+		if err != nil {
+			return nil, grantErr("token is malformed or not signed with the client's algorithm", err)
+		}
+	} else {
+		var err error
+		if jws, err = jose.ParseSignedCompact(token, algs); err != nil {
+			return nil, grantErr("token is malformed or not signed with the client's algorithm", err)
+		}
+		var herr *Error
+		if facts, herr = checkHeaderParams(&jws.Signatures[0].Header); herr != nil {
+			return nil, herr
+		}
+		payload, sig = jws.UnsafePayloadWithoutVerification(), jws.Signatures[0].Signature
+	}
+	kind, herr := checkType(facts, kind)
 	if herr != nil {
 		return nil, herr
 	}
-	if !validKID(h.KeyID) {
+	if !validKID(facts.kid) {
 		return nil, grantErr("token kid is not acceptable", nil)
 	}
-	payload, verr := x.verifySignature(ctx, token, jws, h.KeyID, client, now)
+	payload, verr := x.verifySignature(ctx, token, jws, payload, sig, facts.kid, client, now)
 	if verr != nil {
 		return nil, verr
+	}
+	if hmacAlg && !cached {
+		x.headers.put(client.SigningAlg, header, facts)
 	}
 	// Numbers stay the text the token carried, so that a released claim
 	// is byte for byte what the source said.
@@ -149,33 +184,52 @@ func validKID(kid string) bool {
 	return true
 }
 
-// checkHeader refuses header parameters deputy never honours and checks
-// typ against kind. It returns the kind the token is, which for kindJWT the
-// typ decides: at+jwt is an access token, anything else an id_token.
-func checkHeader(h *jose.Header, kind tokenKind) (tokenKind, *Error) {
+// headerFacts is what checkType needs of a header that passed
+// checkHeaderParams, and what headerCache keeps.
+type headerFacts struct {
+	kid    string
+	typ    string // without "application/"
+	hasTyp bool   // typ present (a string)
+	minted bool   // mintedHeader present
+}
+
+// checkHeaderParams refuses the header parameters deputy never honours and
+// a typ that is not a string, and returns what checkType needs: the part
+// of the header checks that does not depend on the kind of token expected.
+func checkHeaderParams(h *jose.Header) (headerFacts, *Error) {
+	facts := headerFacts{kid: h.KeyID}
 	if h.JSONWebKey != nil {
-		return kind, grantErr("token header embeds a key", nil)
+		return facts, grantErr("token header embeds a key", nil)
 	}
 	for _, k := range refusedHeaders {
 		if _, ok := h.ExtraHeaders[k]; ok {
-			return kind, grantErr("token header parameter "+string(k)+" is not accepted", nil)
+			return facts, grantErr("token header parameter "+string(k)+" is not accepted", nil)
 		}
 	}
 	if _, err := h.Certificates(x509.VerifyOptions{Roots: noRoots}); !errors.Is(err, jose.ErrMissingX5cHeader) {
-		return kind, grantErr("token header parameter x5c is not accepted", nil)
+		return facts, grantErr("token header parameter x5c is not accepted", nil)
 	}
-	typ, hasTyp := "", false
 	if v, ok := h.ExtraHeaders[jose.HeaderType]; ok {
-		typ, hasTyp = v.(string)
-		if !hasTyp {
-			return kind, grantErr("token type not accepted here", nil)
+		typ, isString := v.(string)
+		if !isString {
+			return facts, grantErr("token type not accepted here", nil)
 		}
 		// RFC 7515 §4.1.9: "application/" may be omitted, so both forms
 		// name the same type.
 		if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
 			typ = typ[len("application/"):]
 		}
+		facts.typ, facts.hasTyp = typ, true
 	}
+	_, facts.minted = h.ExtraHeaders[mintedHeader]
+	return facts, nil
+}
+
+// checkType checks typ against kind. It returns the kind the token is,
+// which for kindJWT the typ decides: at+jwt is an access token, anything
+// else an id_token.
+func checkType(facts headerFacts, kind tokenKind) (tokenKind, *Error) {
+	typ, hasTyp := facts.typ, facts.hasTyp
 	isAccess := hasTyp && strings.EqualFold(typ, "at+jwt")
 	if kind == kindJWT {
 		kind = kindIDToken
@@ -197,7 +251,7 @@ func checkHeader(h *jose.Header, kind tokenKind) (tokenKind, *Error) {
 		// A minted token is never an id_token source: a token minted for a
 		// client that may delegate to itself has exactly the shape of that
 		// client's id_token, and could otherwise be renewed forever.
-		if _, ok := h.ExtraHeaders[mintedHeader]; ok {
+		if facts.minted {
 			return kind, grantErr("token header parameter "+mintedHeader+" is not accepted", nil)
 		}
 	}
@@ -208,12 +262,14 @@ func checkHeader(h *jose.Header, kind tokenKind) (tokenKind, *Error) {
 // a rotation's overlap, too few to make a refused token expensive.
 const maxUnnamedKeys = 3
 
-// verifySignature verifies jws, parsed from token, with the client's key
-// material only: its unexpired secrets for HS*, the KeyStore's keys
-// declared for its algorithm otherwise. A kid, when present, must name one
-// of them; without one, each candidate is tried, if there are at most
-// maxUnnamedKeys.
-func (x *Exchanger) verifySignature(ctx context.Context, token string, jws *jose.JSONWebSignature, kid string, client *store.Client, now time.Time) ([]byte, *Error) {
+// verifySignature verifies token with the client's key material only: its
+// unexpired secrets for HS* (verifyHMAC, over payload and sig, the
+// token's decoded parts), the KeyStore's keys declared for its algorithm
+// otherwise (jws.Verify; jws is token parsed by go-jose, nil only for HS*
+// tokens whose header was cached). A kid, when present, must name one of
+// them; without one, each candidate is tried, if there are at most
+// maxUnnamedKeys. It returns the verified payload.
+func (x *Exchanger) verifySignature(ctx context.Context, token string, jws *jose.JSONWebSignature, payload, sig []byte, kid string, client *store.Client, now time.Time) ([]byte, *Error) {
 	var buf [4]any
 	candidates := buf[:0]
 	if store.IsHMAC(client.SigningAlg) {
@@ -254,14 +310,16 @@ func (x *Exchanger) verifySignature(ctx context.Context, token string, jws *jose
 	for _, key := range candidates {
 		var err error
 		if secret, ok := key.([]byte); ok && store.IsHMAC(client.SigningAlg) {
-			err = verifyHMAC(client.SigningAlg, secret, token, jws.Signatures[0].Signature)
-			if err == nil {
-				return jws.UnsafePayloadWithoutVerification(), nil
+			if err = verifyHMAC(client.SigningAlg, secret, token, sig); err == nil {
+				return payload, nil
 			}
 		} else {
-			payload, verr := jws.Verify(key)
+			if jws == nil {
+				return nil, serverError("asymmetric token without its parse", nil)
+			}
+			verified, verr := jws.Verify(key)
 			if verr == nil {
-				return payload, nil
+				return verified, nil
 			}
 			err = verr
 		}
@@ -433,4 +491,43 @@ func (x *Exchanger) requireJTI(v *verified) *Error {
 		return grantErr("token has no jti, required for one-time use", nil)
 	}
 	return nil
+}
+
+// headerCache remembers the headerFacts of HS* token headers that parsed
+// and verified, keyed by algorithm and the header's exact base64url text:
+// a client's tokens share one header, and go-jose's ParseSignedCompact
+// (decoding it to a map, then every parameter again, twice) was a sixth of
+// a delegation. What a header yields is a function of its text and the
+// algorithm allowed, so a cached header is refused or accepted exactly as
+// a parsed one; only the payload and signature are decoded anew. A header
+// is cached only after a token carrying it verified, so only holders of a
+// client's secret can add entries, and at most maxCachedHeaders of at most
+// maxCachedHeaderLen bytes each. The zero value is ready to use.
+type headerCache struct {
+	m sync.Map // headerKey -> headerFacts
+	n atomic.Int32
+}
+
+type headerKey struct{ alg, header string }
+
+const (
+	maxCachedHeaders   = 64
+	maxCachedHeaderLen = 512
+)
+
+func (c *headerCache) get(alg, header string) (headerFacts, bool) {
+	v, ok := c.m.Load(headerKey{alg, header})
+	if !ok {
+		return headerFacts{}, false
+	}
+	return v.(headerFacts), true
+}
+
+func (c *headerCache) put(alg, header string, facts headerFacts) {
+	if len(header) > maxCachedHeaderLen || c.n.Load() >= maxCachedHeaders {
+		return
+	}
+	if _, loaded := c.m.LoadOrStore(headerKey{alg, header}, facts); !loaded {
+		c.n.Add(1)
+	}
 }
