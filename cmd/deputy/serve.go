@@ -47,11 +47,13 @@ type serveFlags struct {
 	shutdownTimeout time.Duration
 	shared          serveStoreFlags // --store, --encryption-key-file, --issuer: store.go
 	obs             obsFlags        // --metrics-addr, --metrics-client-labels, --trace-exporter: metrics.go
+	gc              gcFlags         // --gc-percent: gc.go
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.shared.register(fs)
 	f.obs.register(fs)
+	f.gc.register(fs)
 	fs.StringVar(&f.config, "config", "", "config `file` (see README.md)")
 	fs.BoolVar(&f.demo, "demo", false, "serve demo clients with fresh keys, and print a curl command to try them")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on (port 0: any free port)")
@@ -89,6 +91,8 @@ func (f *serveFlags) check() error {
 		return errors.New("--shutdown-timeout must be positive")
 	case f.obs.check() != nil:
 		return f.obs.check()
+	case f.gc.check() != nil:
+		return f.gc.check()
 	}
 	return nil
 }
@@ -165,6 +169,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(exitUsage, "%s", strings.Join(flagErrs, "\n"))
 	}
 	logger := newLogger(f.logFormat, level, stderr)
+	gcPercent, restoreGC := f.gc.apply(os.Getenv)
+	defer restoreGC()
 	// The flags that adjust the config file's settings, applied again at
 	// every reload.
 	override := func(hc *hostConfig) {
@@ -296,7 +302,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	logger.Info("deputy: serving", "version", readVersion().short(), "issuer", hc.Issuer, "clients_from", clientsFrom(f.config, hc),
 		"cors_origins", len(hc.CORSOrigins), "rate_limit", hc.RateLimit.String(), "trusted_proxies", hc.Proxies.String(),
-		"replay", hc.Replay)
+		"replay", hc.Replay, "gc_percent", gcPercent)
 	if obs.metricsURL != "" {
 		logger.Info("deputy: metrics on "+obs.metricsURL, "url", obs.metricsURL)
 	}
