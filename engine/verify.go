@@ -527,7 +527,10 @@ func (c *headerCache) put(alg, header string, facts headerFacts) {
 	if len(header) > maxCachedHeaderLen || c.n.Load() >= maxCachedHeaders {
 		return
 	}
-	if _, loaded := c.m.LoadOrStore(headerKey{alg, header}, facts); !loaded {
+	// A copy: header is a substring of the token, which may be one of
+	// the whole request body (url.ParseQuery does not copy), secrets and
+	// all, and a cached header lives as long as the Exchanger.
+	if _, loaded := c.m.LoadOrStore(headerKey{alg, strings.Clone(header)}, facts); !loaded {
 		c.n.Add(1)
 	}
 }
