@@ -119,7 +119,10 @@ func SlogHook(l *slog.Logger) func(context.Context, Event) {
 		default:
 			level = slog.LevelWarn
 		}
-		attrs := []slog.Attr{
+		// Room for every attribute below: appending past the first
+		// eight would copy them all.
+		attrs := make([]slog.Attr, 0, 14)
+		attrs = append(attrs,
 			slog.String("outcome", e.Outcome),
 			slog.String("grant_type", e.GrantType),
 			slog.String("requester", e.Requester),
@@ -128,7 +131,7 @@ func SlogHook(l *slog.Logger) func(context.Context, Event) {
 			slog.String("scope", e.Scope),
 			slog.String("api_type", e.APIType),
 			slog.Duration("latency", e.Latency),
-		}
+		)
 		if e.JTI != "" {
 			attrs = append(attrs, slog.String("jti", e.JTI))
 		}

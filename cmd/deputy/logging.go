@@ -28,16 +28,21 @@ func parseLogLevel(s string) (slog.Level, error) {
 
 // newLogger returns the process logger: slog's text or JSON handler on w.
 // When w is a *logBuffer, records at Error and above are written out at
-// once rather than at the next flush.
+// once rather than at the next flush, and text records go through
+// fastText, which writes the same bytes.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
+	b, buffered := w.(*logBuffer)
 	var h slog.Handler
-	if format == logJSON {
+	switch {
+	case format == logJSON:
 		h = slog.NewJSONHandler(w, opts)
-	} else {
+	case buffered:
+		h = newFastText(b, opts)
+	default:
 		h = slog.NewTextHandler(w, opts)
 	}
-	if b, ok := w.(*logBuffer); ok {
+	if buffered {
 		h = flushOnError{h, b}
 	}
 	return slog.New(h)
