@@ -197,16 +197,7 @@ func TestReviewPerfCachedAndParsedAgree(t *testing.T) {
 		add(diffCase{name: fmt.Sprintf("seed/%d", i), req: fuzzRequest(w, s.token, s.client, s.target, s.scope, s.apiType, s.grant, s.types, s.actor)})
 	}
 
-	// requests presents tok from client as a delegation id_token and as
-	// a token-exchange subject of each JWS type, to openTarget.
-	requests := func(client, tok string) []*engine.Request {
-		out := []*engine.Request{delegation(client, tok, openTarget, "")}
-		for _, tt := range []string{ttIDToken, ttAccessToken, ttJWT} {
-			out = append(out, &engine.Request{GrantType: grantTokenExchange, ClientID: client,
-				SubjectToken: tok, SubjectTokenType: tt, Audience: []string{openTarget}})
-		}
-		return out
-	}
+	requests := reviewRequests
 	// granted is the first of tok's requests that is granted, nil if
 	// none: a header is cached whatever kind of token verified with it.
 	granted := func(client, tok string) *engine.Request {
@@ -378,6 +369,77 @@ func TestReviewPerfCachedAndParsedAgree(t *testing.T) {
 		})
 	}
 	t.Logf("%d requests compared never-cached, primed, again and shared (%d with a cached header); %d granted", compared, cachedRuns, accepted)
+}
+
+// reviewRequests presents tok from client as a delegation id_token and as
+// a token-exchange subject of each JWS type, to openTarget.
+func reviewRequests(client, tok string) []*engine.Request {
+	out := []*engine.Request{delegation(client, tok, openTarget, "")}
+	for _, tt := range []string{ttIDToken, ttAccessToken, ttJWT} {
+		out = append(out, &engine.Request{GrantType: grantTokenExchange, ClientID: client,
+			SubjectToken: tok, SubjectTokenType: tt, Audience: []string{openTarget}})
+	}
+	return out
+}
+
+// FuzzReviewPerfHeaderCache: whatever the header text, a token gets the
+// same answer from an exchanger that never saw its header and from one
+// that has cached it (primed with a good token under that exact header,
+// when one verifies). The MAC is valid unless sig says otherwise, so the
+// fuzzer explores headers and payloads past the signature check.
+func FuzzReviewPerfHeaderCache(f *testing.F) {
+	w := newFuzzWorld(f)
+	secret := w.secrets[appHS]
+	good := func() string {
+		b, err := josejson.Marshal(claims.Set{"iss": issuer, "sub": fuzzUser, "aud": appHS,
+			"iat": fixedNow.Add(-time.Minute).Unix(), "exp": fixedNow.Add(time.Hour).Unix(), "jti": "rv-primer"})
+		if err != nil {
+			f.Fatal(err)
+		}
+		return string(b)
+	}()
+	for _, h := range []string{`{"alg":"HS256"}`, `{"alg":"HS256","typ":"at+jwt"}`, `{"alg":"HS256","kid":"app-hs-s1","deputy":1}`,
+		`{"alg":"HS256","typ":"JWT","typ":"x"}`, `{"alg":"HS256","crit":["exp"]}`, `{"alg":"HS256","jwk":null}`} {
+		for k := range uint8(4) {
+			f.Add(h, good, uint8(0), k)
+		}
+	}
+	f.Add(`{"alg":"HS256"}`, `{"iss":"https://id.example.com/","sub":"x","aud":"app-hs","exp":1795611600}`, uint8(1), uint8(0))
+	cfg := engine.Config{Issuer: issuer, Clients: w.st, Keys: w.st, RefreshTokens: w.st, Profiles: w.st,
+		Now: func() time.Time { return fixedNow }}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, header, payload string, sig, kind uint8) {
+		tok := craftJWS("HS256", secret, header, payload)
+		switch sig % 4 {
+		case 1:
+			tok = tok[:len(tok)-1] + string(b64Alphabet[(strings.IndexByte(b64Alphabet, tok[len(tok)-1])+1)%64])
+		case 2:
+			tok = tok[:len(tok)-1]
+		case 3:
+			tok = tok[:strings.LastIndexByte(tok, '.')+1]
+		}
+		req := reviewRequests(appHS, tok)[kind%4]
+		cold, err := engine.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warm, err := engine.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range reviewRequests(appHS, craftJWS("HS256", secret, header, good)) {
+			if res, err := warm.Exchange(ctx, p); err == nil && res != nil {
+				break
+			}
+		}
+		want := outcome(cold, req)
+		if got := outcome(warm, req); got != want {
+			t.Fatalf("header %q: never cached: %s; cached: %s", header, want, got)
+		}
+		if again := outcome(warm, req); again != want {
+			t.Fatalf("header %q: never cached: %s; asked again: %s", header, want, again)
+		}
+	})
 }
 
 // craftJWS signs header and payload, as given, with an HMAC of alg.
