@@ -502,7 +502,8 @@ func (x *Exchanger) requireJTI(v *verified) *Error {
 // a parsed one; only the payload and signature are decoded anew. A header
 // is cached only after a token carrying it verified, so only holders of a
 // client's secret can add entries, and at most maxCachedHeaders of at most
-// maxCachedHeaderLen bytes each. The zero value is ready to use.
+// maxCachedHeaderLen bytes each; a full cache starts over. The zero value
+// is ready to use.
 type headerCache struct {
 	m sync.Map // headerKey -> headerFacts
 	n atomic.Int32
@@ -524,8 +525,16 @@ func (c *headerCache) get(alg, header string) (headerFacts, bool) {
 }
 
 func (c *headerCache) put(alg, header string, facts headerFacts) {
-	if len(header) > maxCachedHeaderLen || c.n.Load() >= maxCachedHeaders {
+	if len(header) > maxCachedHeaderLen {
 		return
+	}
+	// A full cache is emptied rather than frozen: otherwise the first 64
+	// headers (one client signing 64 variants with its own secret, or
+	// plain churn of kids and clients) would keep every later client on
+	// the slow path for the Exchanger's life. Racing puts may leave the
+	// count a little off; it bounds the size all the same.
+	if n := c.n.Load(); n >= maxCachedHeaders && c.n.CompareAndSwap(n, 0) {
+		c.m.Clear()
 	}
 	// A copy: header is a substring of the token, which may be one of
 	// the whole request body (url.ParseQuery does not copy), secrets and
