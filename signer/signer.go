@@ -122,7 +122,10 @@ func NewFunc(pub crypto.PublicKey, sign SignFunc, alg, kid string) (jose.JSONWeb
 		}
 		o.size = k.Size()
 	case *ecdsa.PublicKey:
-		if k == nil || k.Curve == nil || k.X == nil || k.Y == nil {
+		if k == nil || k.Curve == nil {
+			return bad("incomplete EC key")
+		}
+		if _, err := k.Bytes(); err != nil {
 			return bad("incomplete EC key")
 		}
 		if want := curves[alg]; want == nil || k.Curve != want {

@@ -21,7 +21,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/deputyauth/deputy/engine"
-	"github.com/deputyauth/deputy/store"
 )
 
 const testIssuer = "https://id.example.test/"
@@ -261,9 +260,6 @@ func (b *syncBuffer) waitFor(t testing.TB, re *regexp.Regexp, timeout time.Durat
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// memKeys is the store as a KeyStore, for tests that need its interface.
-func memKeys(hc *hostConfig) store.KeyStore { return hc.Store }
 
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))

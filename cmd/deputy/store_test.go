@@ -128,7 +128,7 @@ func TestReplicasOverOneStore(t *testing.T) {
 	kidOf := func(m map[string]any) string {
 		t.Helper()
 		tok, _ := m["id_token"].(string)
-		jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA})
+		jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.EdDSA})
 		if err != nil {
 			t.Fatalf("minted token %q: %v", tok, err)
 		}

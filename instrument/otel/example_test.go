@@ -38,7 +38,7 @@ func Example() {
 	s := rec.Ended()[0]
 	fmt.Println(s.Name(), s.EndTime().Sub(s.StartTime()))
 	for _, kv := range s.Attributes() {
-		fmt.Printf("%s=%s\n", kv.Key, kv.Value.Emit())
+		fmt.Printf("%s=%s\n", kv.Key, kv.Value.String())
 	}
 	// Output:
 	// deputy.exchange 40µs
