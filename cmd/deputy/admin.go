@@ -372,8 +372,8 @@ func clientPut(ctx context.Context, a *admin, args []string) int {
 	}
 	a.info("client %q %s (%s, %d secrets)", c.ID, verb, c.SigningAlg, len(c.Secrets))
 	if generated != nil {
-		a.info("new secret %q, base64url, shown once, on stdout:", generated.ID)
-		fmt.Fprintln(a.stdout, base64.RawURLEncoding.EncodeToString(generated.Value))
+		a.info("new secret %q, shown once, on stdout (send it as typed):", generated.ID)
+		fmt.Fprintln(a.stdout, string(generated.Value))
 	}
 	return exitOK
 }
@@ -387,13 +387,17 @@ func secretRef(s store.Secret) secretConfig {
 	return sc
 }
 
-// newSecret makes a random secret for a client of alg: as long as alg
-// needs, at least store.MinSecretSize bytes. Its ID is the client's with
-// the date and a random suffix, since an ID names one value forever.
+// newSecret makes a random secret for a client of alg: the base64url text
+// of as many random bytes as alg needs (at least store.MinSecretSize), so
+// that the secret is the text itself, which a client sends as typed
+// (Auth0-style) and which is longer than the bytes it encodes. Its ID is
+// the client's with the date and a random suffix, since an ID names one
+// value forever.
 func newSecret(clientID, alg string, now time.Time) store.Secret {
 	b := make([]byte, max(hmacMinimum[alg], store.MinSecretSize))
 	rand.Read(b)
-	return store.Secret{ID: clientID + "-" + now.UTC().Format("20060102") + "-" + randomHex(3), Value: b}
+	text := base64.RawURLEncoding.EncodeToString(b)
+	return store.Secret{ID: clientID + "-" + now.UTC().Format("20060102") + "-" + randomHex(3), Value: []byte(text)}
 }
 
 func clientSetDisabled(ctx context.Context, a *admin, args []string, disabled bool) int {
@@ -600,8 +604,8 @@ func secretAdd(ctx context.Context, a *admin, args []string) int {
 	}
 	a.info("secret %q added to client %q; it signs from now on", sec.ID, c.ID)
 	if *value == "" {
-		a.info("its value, base64url, shown once, on stdout:")
-		fmt.Fprintln(a.stdout, base64.RawURLEncoding.EncodeToString(sec.Value))
+		a.info("its value, shown once, on stdout (send it as typed):")
+		fmt.Fprintln(a.stdout, string(sec.Value))
 	}
 	return exitOK
 }

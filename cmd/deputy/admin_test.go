@@ -102,10 +102,11 @@ func TestAdminClients(t *testing.T) {
 	// An HS256 client from flags, with a generated secret printed once.
 	out := e.must(t, "", "client", "put", "--id", "app", "--signing-alg", "HS256",
 		"--grant", "urn:ietf:params:oauth:grant-type:jwt-bearer", "--allowed-source", "app", "--generate-secret")
+	// The printed text is the secret itself: 32 random bytes in base64url.
 	secret := strings.TrimSpace(out)
-	raw, err := decodeSecret("base64url:"+secret, "")
-	if err != nil || len(raw) != 32 {
-		t.Fatalf("generated secret %q: %d bytes, %v", secret, len(raw), err)
+	raw := []byte(secret)
+	if b, err := decodeSecret("base64url:"+secret, ""); err != nil || len(b) != 32 || len(raw) != 43 {
+		t.Fatalf("generated secret %q: %d characters encoding %d bytes, %v", secret, len(raw), len(b), err)
 	}
 	// An EdDSA client from the config's client format on stdin; a flag
 	// overrides its name.
@@ -188,10 +189,12 @@ func TestAdminSecrets(t *testing.T) {
 	e.must(t, "", "client", "put", "--id", "api", "--signing-alg", "HS384", "--allowed-source", "*", "--generate-secret")
 
 	gen := strings.TrimSpace(e.must(t, "", "secret", "add", "--client", "api", "--id", "gen"))
-	genRaw, _ := decodeSecret("base64url:"+gen, "")
-	if len(genRaw) != 48 {
-		t.Fatalf("a generated HS384 secret has %d bytes, want 48", len(genRaw))
+	// The printed text is the secret: 48 random bytes (HS384's minimum)
+	// in base64url, 64 characters.
+	if b, err := decodeSecret("base64url:"+gen, ""); err != nil || len(b) != 48 || len(gen) != 64 {
+		t.Fatalf("a generated HS384 secret is %d characters encoding %d bytes (%v), want 64 and 48", len(gen), len(b), err)
 	}
+	genRaw := []byte(gen)
 	given := strings.Repeat("s", 48)
 	if out := e.must(t, given, "secret", "add", "--client", "api", "--id", "given", "--value", "-"); out != "" {
 		t.Errorf("a given secret was printed: %q", out)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -47,14 +48,16 @@ func startProcess(t *testing.T, bin string, args ...string) *replica {
 
 // TestTwoProcessesOverOneStore is the deployment itself: two "deputy serve
 // --config" operating-system processes of the built binary over one
-// PostgreSQL database form one service. A one-time id_token is one-time
-// across both, and a client disabled with the admin command is refused by
-// both, with no token.
+// PostgreSQL database form one service. The requester authenticates with
+// the secret "client put --generate-secret" printed, as typed; a one-time
+// id_token is one-time across both, and a client disabled with the admin
+// command is refused by both, with no token.
 func TestTwoProcessesOverOneStore(t *testing.T) {
 	bin := deputyBinary(t)
 	e := newAdminEnv(t)
-	e.must(t, "", "client", "put", "--id", "app", "--signing-alg", "HS256", "--grant", engine.GrantTypeJWTBearer,
-		"--allowed-source", "app", "--generate-secret")
+	// A confidential requester: the secret printed once is what it sends.
+	printed := strings.TrimSpace(e.must(t, "", "client", "put", "--id", "app", "--signing-alg", "HS256", "--grant", engine.GrantTypeJWTBearer,
+		"--allowed-source", "app", "--confidential", "--generate-secret"))
 	e.must(t, "", "client", "put", "--id", "api", "--signing-alg", "HS256", "--allowed-source", "app", "--generate-secret")
 
 	conf := filepath.Join(e.dir, "deputy.json")
@@ -76,7 +79,13 @@ func TestTwoProcessesOverOneStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return seedBody("app", tok, "api", "openid", "app")
+		var m map[string]string
+		if err := json.Unmarshal([]byte(seedBody("app", tok, "api", "openid", "app")), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["client_secret"] = printed
+		b, _ := json.Marshal(m)
+		return string(b)
 	}
 
 	// 10 concurrent uses of one token, split across the processes: one token.
