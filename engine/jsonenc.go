@@ -6,65 +6,15 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	josejson "github.com/go-jose/go-jose/v4/json"
 
 	"github.com/deputyauth/deputy/claims"
+	"github.com/deputyauth/deputy/internal/jsonstr"
 )
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string. Control characters, quotes
-// and backslashes are escaped; so are <, >, & and U+2028/U+2029 as
-// encoding/json does, and invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendJSONString appends s as a JSON string (jsonstr.Append).
+func appendJSONString(b []byte, s string) []byte { return jsonstr.Append(b, s) }
 
 // maxJSONDepth bounds the nesting appendJSONValue writes, as go-jose's
 // decoder bounds what it reads; a deeper value (or a cycle in a profile
