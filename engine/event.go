@@ -105,55 +105,74 @@ func Hooks(hooks ...func(context.Context, Event)) func(context.Context, Event) {
 
 // SlogHook returns an OnExchange hook that logs each event to l: successes
 // and cancellations by the caller at Info, refusals at Warn, other server
-// errors at Error. A refusal's line carries its reason, a success's the
-// minted token's kid.
+// errors at Error (EventLevel). A refusal's line carries its reason, a
+// success's the minted token's kid (AppendEventAttrs).
 func SlogHook(l *slog.Logger) func(context.Context, Event) {
 	return func(ctx context.Context, e Event) {
-		level := slog.LevelInfo
-		switch {
-		case e.Outcome == "ok":
-		case errors.Is(e.Err, context.Canceled):
-			// The caller went away: routine, not a server failure.
-		case e.Outcome == CodeServerError:
-			level = slog.LevelError
-		default:
-			level = slog.LevelWarn
+		level := EventLevel(e)
+		if !l.Enabled(ctx, level) {
+			return
 		}
-		// Room for every attribute below: appending past the first
-		// eight would copy them all.
-		attrs := make([]slog.Attr, 0, 14)
-		attrs = append(attrs,
-			slog.String("outcome", e.Outcome),
-			slog.String("grant_type", e.GrantType),
-			slog.String("requester", e.Requester),
-			slog.String("target", e.Target),
-			slog.String("subject", e.Subject),
-			slog.String("scope", e.Scope),
-			slog.String("api_type", e.APIType),
-			slog.Duration("latency", e.Latency),
-		)
-		if e.JTI != "" {
-			attrs = append(attrs, slog.String("jti", e.JTI))
-		}
-		if e.KeyID != "" {
-			attrs = append(attrs, slog.String("kid", e.KeyID))
-		}
-		if e.Reason != "" {
-			attrs = append(attrs, slog.String("reason", e.Reason))
-		}
-		if e.SourceHash != ([32]byte{}) {
-			attrs = append(attrs, slog.String("source_sha256", hex.EncodeToString(e.SourceHash[:])))
-		}
-		if e.Err != nil {
-			attrs = append(attrs, slog.String("error", e.Err.Error()))
-			if cause := unwrapCause(e.Err); cause != nil {
-				// Causes come from go-jose and the stores, which may
-				// quote what a request sent.
-				attrs = append(attrs, slog.String("cause", clip(cause.Error(), 256)))
-			}
-		}
-		l.LogAttrs(ctx, level, "deputy exchange", attrs...)
+		// Room for every attribute: appending past the first eight would
+		// copy them all.
+		var attrs [14]slog.Attr
+		l.LogAttrs(ctx, level, "deputy exchange", AppendEventAttrs(attrs[:0], e)...)
 	}
+}
+
+// EventLevel is the level SlogHook logs e at: Info for a success or a
+// cancellation by the caller, Error for any other server_error, Warn for
+// a refusal.
+func EventLevel(e Event) slog.Level {
+	switch {
+	case e.Outcome == "ok":
+	case errors.Is(e.Err, context.Canceled):
+		// The caller went away: routine, not a server failure.
+	case e.Outcome == CodeServerError:
+		return slog.LevelError
+	default:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+// AppendEventAttrs appends to attrs the attributes SlogHook logs for e, in
+// its order, for a host that writes the audit record its own way:
+// outcome, grant_type, requester, target, subject, scope, api_type and
+// latency always; jti, kid, reason, source_sha256, error and cause when
+// set. None holds a token or a secret; cause is clipped to 256 bytes.
+func AppendEventAttrs(attrs []slog.Attr, e Event) []slog.Attr {
+	attrs = append(attrs,
+		slog.String("outcome", e.Outcome),
+		slog.String("grant_type", e.GrantType),
+		slog.String("requester", e.Requester),
+		slog.String("target", e.Target),
+		slog.String("subject", e.Subject),
+		slog.String("scope", e.Scope),
+		slog.String("api_type", e.APIType),
+		slog.Duration("latency", e.Latency),
+	)
+	if e.JTI != "" {
+		attrs = append(attrs, slog.String("jti", e.JTI))
+	}
+	if e.KeyID != "" {
+		attrs = append(attrs, slog.String("kid", e.KeyID))
+	}
+	if e.Reason != "" {
+		attrs = append(attrs, slog.String("reason", e.Reason))
+	}
+	if e.SourceHash != ([32]byte{}) {
+		attrs = append(attrs, slog.String("source_sha256", hex.EncodeToString(e.SourceHash[:])))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+		if cause := unwrapCause(e.Err); cause != nil {
+			// Causes come from go-jose and the stores, which may quote
+			// what a request sent.
+			attrs = append(attrs, slog.String("cause", clip(cause.Error(), 256)))
+		}
+	}
+	return attrs
 }
 
 func unwrapCause(err error) error {
