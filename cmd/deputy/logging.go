@@ -28,19 +28,13 @@ func parseLogLevel(s string) (slog.Level, error) {
 
 // newLogger returns the process logger: slog's text or JSON handler on w.
 // When w is a *logBuffer, records at Error and above are written out at
-// once rather than at the next flush, and text records go through
-// fastText, which writes the same bytes.
+// once rather than at the next flush.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	b, buffered := w.(*logBuffer)
-	var h slog.Handler
-	switch {
-	case format == logJSON:
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == logJSON {
 		h = slog.NewJSONHandler(w, opts)
-	case buffered:
-		h = newFastText(b, opts)
-	default:
-		h = slog.NewTextHandler(w, opts)
 	}
 	if buffered {
 		h = flushOnError{h, b}
