@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	josejson "github.com/go-jose/go-jose/v4/json"
 
 	"github.com/deputyauth/deputy/store"
 )
@@ -143,7 +144,10 @@ func (r *Request) fillAssertedClientID() {
 	var c struct {
 		Sub any `json:"sub"`
 	}
-	if json.Unmarshal(payload, &c) != nil {
+	// go-jose's decoder, as for every claim set: encoding/json would take
+	// the last of duplicate members and match "SUB" to sub, which the
+	// authenticator's own decoding refuses or ignores.
+	if josejson.Unmarshal(payload, &c) != nil {
 		return
 	}
 	if sub, ok := c.Sub.(string); ok && utf8.ValidString(sub) {

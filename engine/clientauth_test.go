@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -199,6 +200,10 @@ func TestAssertedClientID(t *testing.T) {
 		}
 		return tok
 	}
+	raw := func(payload string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"ES256"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("not a signature"))
+	}
 	for _, tc := range []struct {
 		name, assertion, typ, code string
 	}{
@@ -206,6 +211,10 @@ func TestAssertedClientID(t *testing.T) {
 		{"sub unknown", assertion("nobody"), engine.ClientAssertionTypeJWT, engine.CodeInvalidClient},
 		{"not a JWT: no client_id", "abc", engine.ClientAssertionTypeJWT, engine.CodeInvalidRequest},
 		{"other assertion type: no client_id", assertion(appHS), "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", engine.CodeInvalidRequest},
+		// Read as go-jose reads claims: a duplicate member is no claim set,
+		// and "SUB" is not sub.
+		{"duplicate sub: no client_id", raw(`{"sub":"nobody","sub":"` + appHS + `"}`), engine.ClientAssertionTypeJWT, engine.CodeInvalidRequest},
+		{"SUB is not sub: no client_id", raw(`{"SUB":"` + appHS + `"}`), engine.ClientAssertionTypeJWT, engine.CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a.calls = 0
