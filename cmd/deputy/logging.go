@@ -26,43 +26,20 @@ func parseLogLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// newLogger returns the process logger: slog's text or JSON handler on w.
-// When w is a *logBuffer, records at Error and above are written out at
-// once rather than at the next flush.
+// newLogger returns the process logger: slog's text or JSON handler on w,
+// in a hostHandler. When w is a *logBuffer, records at Error and above are
+// written out at once rather than at the next flush, and the access log and
+// the audit event take hostHandler's fast path.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
-	b, buffered := w.(*logBuffer)
-	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if format == logJSON {
-		h = slog.NewJSONHandler(w, opts)
-	}
-	if buffered {
-		h = flushOnError{h, b}
+	h := hostHandler{json: format == logJSON}
+	h.buf, _ = w.(*logBuffer)
+	if h.json {
+		h.Handler = slog.NewJSONHandler(w, opts)
+	} else {
+		h.Handler = slog.NewTextHandler(w, opts)
 	}
 	return slog.New(h)
-}
-
-// flushOnError flushes a logBuffer after each record at Error or above, so
-// that a failure reaches the log without waiting for the timer.
-type flushOnError struct {
-	slog.Handler
-	buf *logBuffer
-}
-
-func (h flushOnError) Handle(ctx context.Context, r slog.Record) error {
-	err := h.Handler.Handle(ctx, r)
-	if r.Level >= slog.LevelError {
-		h.buf.Flush()
-	}
-	return err
-}
-
-func (h flushOnError) WithAttrs(as []slog.Attr) slog.Handler {
-	return flushOnError{h.Handler.WithAttrs(as), h.buf}
-}
-
-func (h flushOnError) WithGroup(name string) slog.Handler {
-	return flushOnError{h.Handler.WithGroup(name), h.buf}
 }
 
 // Log buffering of "deputy serve": at most logFlushInterval late, at most

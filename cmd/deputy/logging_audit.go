@@ -12,7 +12,8 @@ import (
 // record, attribute for attribute and level for level
 // (TestAuditHookMatchesSlogHook), with the request id last, as
 // requestIDHandler adds it. It hands the record to h (requestIDHandler is
-// unwrapped) instead of going through slog.Logger, and checks the level
+// unwrapped, and logRecord takes hostHandler's fast path) instead of going
+// through slog.Logger, and checks the level
 // before building anything: slog.Logger captures the caller's program
 // counter with runtime.Callers, which no deputy handler uses, and adding
 // the request id to a record whose attributes were sized for the event
@@ -25,7 +26,6 @@ func auditHook(h slog.Handler) func(context.Context, engine.Event) {
 		if !h.Enabled(ctx, level) {
 			return
 		}
-		r := slog.NewRecord(time.Now(), level, "deputy exchange", 0)
 		// Room for every attribute and the request id, so that none is
 		// copied on the way.
 		var buf [15]slog.Attr
@@ -33,7 +33,6 @@ func auditHook(h slog.Handler) func(context.Context, engine.Event) {
 		if info := infoFrom(ctx); info != nil {
 			attrs = append(attrs, slog.String("request_id", info.id))
 		}
-		r.AddAttrs(attrs...)
-		h.Handle(ctx, r)
+		logRecord(ctx, h, time.Now(), level, "deputy exchange", attrs)
 	}
 }

@@ -352,11 +352,11 @@ type requestState struct {
 }
 
 // accessLog writes the access log record of a finished request. It hands
-// the record to the handler itself rather than through slog.Logger, which
-// would capture the caller's program counter (runtime.Callers, unused:
-// no handler of deputy's adds the source) and, through requestIDHandler,
-// copy the attributes once more to add the request id; the record is the
-// same, request_id last.
+// the record to the handler itself (logRecord) rather than through
+// slog.Logger, which would capture the caller's program counter
+// (runtime.Callers, unused: no handler of deputy's adds the source) and,
+// through requestIDHandler, copy the attributes once more to add the
+// request id; the record is the same, request_id last.
 func (s *server) accessLog(ctx context.Context, r *http.Request, st *requestState, start time.Time) {
 	level := slog.LevelInfo
 	if isProbe(r.URL.Path) {
@@ -366,19 +366,19 @@ func (s *server) accessLog(ctx context.Context, r *http.Request, st *requestStat
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	rec := slog.NewRecord(time.Now(), level, "http request", 0)
-	rec.AddAttrs(
+	now := time.Now()
+	attrs := [...]slog.Attr{
 		slog.String("method", loggedMethod(r.Method)),
 		slog.String("path", loggedPath(r.URL.Path)),
 		slog.Int("status", st.sw.status),
 		slog.Int("bytes", st.sw.bytes),
-		slog.Duration("duration", rec.Time.Sub(start)),
+		slog.Duration("duration", now.Sub(start)),
 		slog.String("client_id", st.info.clientID),
 		slog.String("remote", s.clientAddr(r).String()),
 		slog.String("peer", r.RemoteAddr),
 		slog.String("request_id", st.info.id),
-	)
-	h.Handle(ctx, rec)
+	}
+	logRecord(ctx, h, now, level, "http request", attrs[:])
 }
 
 // baseHandler is h without requestIDHandler, for callers that add the

@@ -1,7 +1,8 @@
 // Package jsonstr writes JSON strings byte for byte as go-jose's json
-// encoder does (an older encoding/json's escapes), without reflection or
-// allocation beyond b's growth: the engine writes minted
-// payloads and headers with it, and oauthhttp its error bodies.
+// encoder does (an older encoding/json's escapes), or as log/slog's JSON
+// handler does, without reflection or allocation beyond b's growth: the
+// engine writes minted payloads and headers with it, oauthhttp its error
+// bodies and the reference host its hottest log records.
 package jsonstr
 
 import "unicode/utf8"
@@ -11,13 +12,19 @@ const hexDigits = "0123456789abcdef"
 // Append appends s to b as a JSON string. Control characters, quotes
 // and backslashes are escaped; so are <, >, & and U+2028/U+2029, and
 // invalid UTF-8 becomes U+FFFD.
-func Append(b []byte, s string) []byte {
+func Append(b []byte, s string) []byte { return appendString(b, s, true) }
+
+// AppendNoHTML is Append without escaping <, > and &, as log/slog's JSON
+// handler and encoding/json with SetEscapeHTML(false) write strings.
+func AppendNoHTML(b []byte, s string) []byte { return appendString(b, s, false) }
+
+func appendString(b []byte, s string, html bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&') {
 				i++
 				continue
 			}
