@@ -31,6 +31,8 @@ func parseLogLevel(s string) (slog.Level, error) {
 // written out at once rather than at the next flush, and the access log and
 // the audit event take hostHandler's fast path.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	// No ReplaceAttr and no AddSource: hostHandler's fast path writes what
+	// slog writes without them (TestFastRecordMatchesSlog).
 	opts := &slog.HandlerOptions{Level: level}
 	h := hostHandler{json: format == logJSON}
 	h.buf, _ = w.(*logBuffer)

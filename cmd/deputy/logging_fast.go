@@ -24,7 +24,7 @@ import (
 // for the same record (TestFastRecordMatchesSlog, FuzzFastRecord), and
 // hands the line to w in one Write, as slog does.
 type hostHandler struct {
-	slog.Handler            // slog's TextHandler or JSONHandler on buf
+	slog.Handler            // slog's TextHandler or JSONHandler on the process's writer
 	buf          *logBuffer // nil: w is not a logBuffer, and no fast path
 	json         bool
 }
@@ -90,10 +90,14 @@ const maxPooledLine = 8 << 10
 // writeRecord writes the record as h's slog handler would and reports
 // whether it did. It writes nothing and returns false when h has no fast
 // path or when the record has what it does not write: an attribute that
-// is not a string, an int or a duration, an empty key, or a time whose
-// year has other than four digits.
+// is not a string, an int or a duration, an empty key, a zero time, a
+// year other than four digits, or a zone offset of a day or more (no
+// real zone has one; only time.FixedZone makes them).
 func (h hostHandler) writeRecord(t time.Time, level slog.Level, msg string, attrs []slog.Attr) bool {
 	if h.buf == nil || t.IsZero() || t.Year() < 0 || t.Year() > 9999 {
+		return false
+	}
+	if _, offset := t.Zone(); offset <= -86400 || offset >= 86400 {
 		return false
 	}
 	for _, a := range attrs {
@@ -165,8 +169,9 @@ func (h hostHandler) writeRecord(t time.Time, level slog.Level, msg string, attr
 
 // appendTextString appends s as slog's text handler writes a key or a
 // string value: as it is, or quoted by strconv when it is empty or holds
-// a space, '=', '"', an ASCII control character, invalid UTF-8 (or
-// U+FFFD itself), or a Unicode space or non-printing character. Quoting
+// a space, '=', '"', a byte below 0x20 (DEL is left as it is, as slog
+// leaves it), invalid UTF-8 (or U+FFFD itself), or a Unicode space or
+// non-printing character. Quoting
 // is what keeps a value taken from a request from starting a line or an
 // attribute of its own.
 func appendTextString(b []byte, s string) []byte {
@@ -208,7 +213,8 @@ func textNeedsQuotes(s string) bool {
 // appendTime appends t in RFC 3339 as slog's handlers write a record's
 // time: to the millisecond (truncated) for text, with the nanoseconds
 // and no trailing zeros (time.RFC3339Nano) for JSON; Z for UTC, else the
-// offset. The year has four digits (writeRecord checks).
+// offset. The year has four digits and the offset is under a day
+// (writeRecord checks).
 func appendTime(b []byte, t time.Time, millis bool) []byte {
 	year, month, day := t.Date()
 	hour, min, sec := t.Clock()

@@ -80,12 +80,14 @@ func TestFastRecordFallsBack(t *testing.T) {
 		tm    time.Time
 		attrs []slog.Attr
 	}{
-		"bool":       {tm, []slog.Attr{slog.Bool("b", true)}},
-		"any":        {tm, []slog.Attr{slog.Any("a", []int{1})}},
-		"group":      {tm, []slog.Attr{slog.Group("g", "k", "v")}},
-		"empty key":  {tm, []slog.Attr{slog.String("", "v")}},
-		"zero time":  {time.Time{}, nil},
-		"year 10000": {time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil},
+		"bool":        {tm, []slog.Attr{slog.Bool("b", true)}},
+		"any":         {tm, []slog.Attr{slog.Any("a", []int{1})}},
+		"group":       {tm, []slog.Attr{slog.Group("g", "k", "v")}},
+		"empty key":   {tm, []slog.Attr{slog.String("", "v")}},
+		"zero time":   {time.Time{}, nil},
+		"year 10000":  {time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), nil},
+		"zone a day":  {tm.In(time.FixedZone("", 86400)), nil},
+		"zone 5e12 s": {time.Unix(1e9-5e12, 0).In(time.FixedZone("", 5e12)), nil},
 	} {
 		for _, format := range []string{logText, logJSON} {
 			fast, want, ok := fastAndSlog(t, format, tc.tm, slog.LevelInfo, "m", tc.attrs)
