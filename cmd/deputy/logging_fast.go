@@ -24,33 +24,17 @@ import (
 // for the same record (TestFastRecordMatchesSlog, FuzzFastRecord), and
 // hands the line to w in one Write, as slog does.
 type hostHandler struct {
-	slog.Handler            // slog's TextHandler or JSONHandler on the process's writer
-	buf          *logBuffer // nil: w is not a logBuffer, and no fast path
-	json         bool
+	flushOnError      // slog's TextHandler or JSONHandler on the process's writer
+	json         bool // the handler is slog's JSONHandler
 }
 
-func (h hostHandler) Handle(ctx context.Context, r slog.Record) error {
-	err := h.Handler.Handle(ctx, r)
-	if h.buf != nil && r.Level >= slog.LevelError {
-		h.buf.Flush()
-	}
-	return err
-}
-
-// WithAttrs and WithGroup return handlers without the fast path, which
-// knows no attributes or groups but a record's own.
-func (h hostHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return flushOnError{h.Handler.WithAttrs(as), h.buf}
-}
-
-func (h hostHandler) WithGroup(name string) slog.Handler {
-	return flushOnError{h.Handler.WithGroup(name), h.buf}
-}
-
-// flushOnError is a hostHandler's derived handler: no fast path.
+// flushOnError is slog's handler flushing buf, when it is not nil, after
+// each record at Error or above. Handlers derived from a hostHandler with
+// WithAttrs or WithGroup are flushOnErrors: the fast path knows no
+// attributes or groups but a record's own.
 type flushOnError struct {
 	slog.Handler
-	buf *logBuffer // nil: nothing to flush
+	buf *logBuffer // nil: the writer is not a logBuffer, and there is no fast path
 }
 
 func (h flushOnError) Handle(ctx context.Context, r slog.Record) error {
