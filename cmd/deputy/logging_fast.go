@@ -155,9 +155,8 @@ func (h hostHandler) writeRecord(t time.Time, level slog.Level, msg string, attr
 // string value: as it is, or quoted by strconv when it is empty or holds
 // a space, '=', '"', a byte below 0x20 (DEL is left as it is, as slog
 // leaves it), invalid UTF-8 (or U+FFFD itself), or a Unicode space or
-// non-printing character. Quoting
-// is what keeps a value taken from a request from starting a line or an
-// attribute of its own.
+// non-printing character. Quoting is what keeps a value taken from a
+// request from starting a line or an attribute of its own.
 func appendTextString(b []byte, s string) []byte {
 	if textNeedsQuotes(s) {
 		return strconv.AppendQuote(b, s)
