@@ -14,8 +14,10 @@ const hexDigits = "0123456789abcdef"
 // invalid UTF-8 becomes U+FFFD.
 func Append(b []byte, s string) []byte { return appendString(b, s, true) }
 
-// AppendNoHTML is Append without escaping <, > and &, as log/slog's JSON
-// handler and encoding/json with SetEscapeHTML(false) write strings.
+// AppendNoHTML is Append without escaping <, > and &: byte for byte how
+// log/slog's JSON handler writes a string. (encoding/json with
+// SetEscapeHTML(false) differs: it writes \b and \f where both of these
+// write \u0008 and \u000c.)
 func AppendNoHTML(b []byte, s string) []byte { return appendString(b, s, false) }
 
 func appendString(b []byte, s string, html bool) []byte {
