@@ -442,6 +442,14 @@ func (c *rawConn) do() ([]byte, error) {
 // its audit event, both logged as text to /dev/null), in-process: the
 // host's cost per request without the network's.
 func BenchmarkHostHandler(b *testing.B) {
+	hc, body, devnull := hostBenchSetup(b)
+	benchHostHandler(b, hc, body, slog.New(slog.NewTextHandler(devnull, nil)))
+}
+
+// hostBenchSetup returns the demo host's configuration, an HS256
+// delegation request's body and /dev/null, closed when b ends.
+func hostBenchSetup(b *testing.B) (*hostConfig, string, *os.File) {
+	b.Helper()
 	fc := testConfig(b)
 	hc, err := buildConfig(fc, "")
 	if err != nil {
@@ -451,13 +459,19 @@ func BenchmarkHostHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer devnull.Close()
-	s, err := newServer(serverConfig{hostConfig: *hc, Logger: slog.New(slog.NewTextHandler(devnull, nil))})
+	b.Cleanup(func() { devnull.Close() })
+	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
+	return hc, seedBody(demoApp, src, demoAPI, "openid", "app"), devnull
+}
+
+// benchHostHandler serves body to the host's handler, logging to l, b.N
+// times; any answer but 200 fails b.
+func benchHostHandler(b *testing.B, hc *hostConfig, body string, l *slog.Logger) {
+	b.Helper()
+	s, err := newServer(serverConfig{hostConfig: *hc, Logger: l})
 	if err != nil {
 		b.Fatal(err)
 	}
-	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
-	body := seedBody(demoApp, src, demoAPI, "openid", "app")
 	h := s.Handler()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -476,18 +490,7 @@ func BenchmarkHostHandler(b *testing.B) {
 // write, or buffered as deputy serve writes them), and not written at all:
 // what the two log lines cost.
 func BenchmarkHostLogging(b *testing.B) {
-	fc := testConfig(b)
-	hc, err := buildConfig(fc, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer devnull.Close()
-	src := (&testEnv{hc: hc, fc: fc}).mint(b, demoApp, demoSubject, nil, 24*time.Hour)
-	body := seedBody(demoApp, src, demoAPI, "openid", "app")
+	hc, body, devnull := hostBenchSetup(b)
 	buffered := newLogBuffer(devnull, logFlushInterval, logBufferSize)
 	defer buffered.Close()
 	for _, tc := range []struct {
@@ -501,22 +504,6 @@ func BenchmarkHostLogging(b *testing.B) {
 		{"json-buffered", newLogger(logJSON, slog.LevelInfo, buffered)},
 		{"off", slog.New(slog.DiscardHandler)},
 	} {
-		b.Run(tc.name, func(b *testing.B) {
-			s, err := newServer(serverConfig{hostConfig: *hc, Logger: tc.l})
-			if err != nil {
-				b.Fatal(err)
-			}
-			h := s.Handler()
-			b.ReportAllocs()
-			for b.Loop() {
-				req := httptest.NewRequest(http.MethodPost, pathDelegation, strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", rec.Code, rec.Body)
-				}
-			}
-		})
+		b.Run(tc.name, func(b *testing.B) { benchHostHandler(b, hc, body, tc.l) })
 	}
 }
